@@ -1,0 +1,6 @@
+"""docpipe's operator side: the Pulumi components, the packaging and the local runner.
+
+Modules that only describe the pipeline (the state machine definition, the trigger's
+input mapping, the packaging) import neither pulumi nor AWS clients, so the local runner
+and the tests use exactly what `pulumi up` deploys.
+"""
