@@ -1,0 +1,101 @@
+"""Test documents generated in code: text PDFs, images of every type, ZIP bundles.
+
+Nothing here is a stand-in for product code: these are real files that real readers
+open, made small and deterministic so tests stay fast and need no binaries in git.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+
+from PIL import Image, ImageDraw
+
+
+def _pdf_string(text: str) -> bytes:
+    escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    return b"(" + escaped.encode("latin-1") + b")"
+
+
+def text_pdf(
+    pages: Sequence[str] | int = 1,
+    *,
+    extra_catalog: bytes = b"",
+    size: tuple[int, int] = (612, 792),
+) -> bytes:
+    """Returns a valid PDF with one line of Helvetica text per page.
+
+    Args:
+        pages: The text of each page, or a page count (pages then read "Page N").
+        extra_catalog: Raw entries added to the catalog, e.g. ``b"/OpenAction 9 0 R"``
+            (objects it refers to must be given by the caller through the text).
+        size: Page width and height in points.
+    """
+    texts = [f"Page {n + 1}" for n in range(pages)] if isinstance(pages, int) else list(pages)
+    objects: list[bytes] = []
+    page_ids = [4 + 2 * n for n in range(len(texts))]
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R " + extra_catalog + b">>")
+    kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
+    objects.append(b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % len(texts))
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    for pid, text in zip(page_ids, texts, strict=True):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] " % size
+            + b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (pid + 1)
+        )
+        stream = b"BT /F1 18 Tf 72 %d Td " % (size[1] - 100) + _pdf_string(text) + b" Tj ET"
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for offset in offsets:
+        out.write(b"%010d 00000 n \n" % offset)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
+    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
+
+
+def picture(width: int = 320, height: int = 240, mode: str = "RGB") -> Image.Image:
+    """Returns a deterministic test picture with shapes and a gradient (photo-like)."""
+    image = Image.linear_gradient("L").resize((width, height))
+    rgb = Image.merge("RGB", (image, image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), image))
+    draw = ImageDraw.Draw(rgb)
+    draw.rectangle((width // 8, height // 8, width // 2, height // 2), fill=(200, 30, 30))
+    draw.ellipse((width // 2, height // 3, width - 10, height - 10), fill=(30, 30, 200))
+    if mode == "RGB":
+        return rgb
+    if mode == "RGBA":
+        rgba = rgb.convert("RGBA")
+        rgba.putalpha(Image.linear_gradient("L").resize((width, height)))
+        return rgba
+    return rgb.convert(mode)
+
+
+def image_bytes(fmt: str, *, width: int = 320, height: int = 240, mode: str = "RGB", **save) -> bytes:
+    """Returns ``picture()`` encoded as ``fmt`` (JPEG, PNG, TIFF, GIF, BMP, WEBP)."""
+    out = io.BytesIO()
+    picture(width, height, mode).save(out, format=fmt, **save)
+    return out.getvalue()
+
+
+def multipage_tiff(pages: int = 3, *, width: int = 200, height: int = 150) -> bytes:
+    """Returns a TIFF with ``pages`` frames."""
+    frames = [picture(width + 10 * n, height) for n in range(pages)]
+    out = io.BytesIO()
+    frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    return out.getvalue()
+
+
+def zip_bundle(members: dict[str, bytes]) -> bytes:
+    """Returns a ZIP archive holding ``members`` (name to bytes), deflated."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
