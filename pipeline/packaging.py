@@ -8,6 +8,11 @@ and a second ``pulumi up`` shows no diff. The local runner runs the very same ar
 from __future__ import annotations
 
 import hashlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -81,3 +86,101 @@ HANDLERS = {
     "transform": "functions.transform.handler",
     "compress": "functions.compress.handler",
 }
+
+
+# Lambda's architecture names -> the machine names in manylinux wheel tags.
+WHEEL_MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+# Lambda's Python 3.12+ runtimes run on Amazon Linux 2023 (glibc 2.34). pikepdf and Pillow
+# publish manylinux_2_28 wheels only, so the older manylinux2014 tag alone would not do;
+# pip also accepts every older manylinux_2_x tag for a newer one given.
+MANYLINUX_TAGS = ("manylinux2014", "manylinux_2_28", "manylinux_2_34")
+# Console scripts carry the building interpreter's path in their shebang, and nothing
+# in a layer runs them.
+_LAYER_EXCLUDED_TOP = {"bin"}
+PIP_TIMEOUT_SECONDS = 600
+
+
+def layer_cache_key(requirements: Path, architecture: str, python_version: str) -> str:
+    """Returns the key a built layer is cached under: what its content depends on."""
+    digest = hashlib.sha256()
+    digest.update(requirements.read_bytes())
+    for part in (architecture, python_version, *MANYLINUX_TAGS):
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()[:16]
+
+
+def build_layer(
+    architecture: str,
+    python_version: str,
+    requirements: Path = FUNCTIONS_DIR / "requirements.txt",
+    destination: Path | None = None,
+) -> Path:
+    """Builds the functions' third-party packages into a Lambda layer zip (``python/...``).
+
+    pip installs binary wheels for the Lambda platform (never builds from source, never
+    this machine's wheels) into a temporary directory, which is zipped deterministically.
+    The zip is cached under ``build/`` by a key of the requirements' content, the
+    architecture and the Python version, so that a second build is instant and an
+    unchanged tree gives an unchanged hash.
+
+    Args:
+        architecture: ``arm64`` or ``x86_64`` (Lambda's names).
+        python_version: ``3.12`` or ``3.13``.
+        requirements: The requirements file to install.
+        destination: Where to write the zip (default ``build/layer-<arch>-py<ver>-<key>.zip``).
+
+    Returns:
+        The zip's path.
+
+    Raises:
+        ValueError: Unknown architecture or malformed Python version.
+        RuntimeError: pip failed or timed out (for example, no package index reachable).
+    """
+    if architecture not in WHEEL_MACHINES:
+        raise ValueError(f"architecture must be one of {', '.join(WHEEL_MACHINES)}")
+    if not re.fullmatch(r"3\.\d+", python_version):
+        raise ValueError(f"python_version must look like 3.12, got {python_version!r}")
+    key = layer_cache_key(requirements, architecture, python_version)
+    if destination is None:
+        destination = BUILD_DIR / f"layer-{architecture}-py{python_version}-{key}.zip"
+    if destination.exists():
+        return destination
+
+    machine = WHEEL_MACHINES[architecture]
+    with tempfile.TemporaryDirectory(prefix="docpipe-layer-") as tmp:
+        target = Path(tmp) / "python"
+        command = [
+            sys.executable, "-m", "pip", "install",
+            "--quiet", "--disable-pip-version-check", "--no-input", "--no-compile",
+            "--retries", "2", "--timeout", "30",
+            *(arg for tag in MANYLINUX_TAGS for arg in ("--platform", f"{tag}_{machine}")),
+            "--implementation", "cp",
+            "--python-version", python_version,
+            "--only-binary=:all:",
+            "--target", str(target),
+            "--requirement", str(requirements),
+        ]  # fmt: skip
+        try:
+            result = subprocess.run(  # noqa: S603 -- fixed arguments, no shell
+                command, capture_output=True, text=True, timeout=PIP_TIMEOUT_SECONDS, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(
+                f"building the Lambda layer timed out after {PIP_TIMEOUT_SECONDS} s: "
+                "is a package index reachable?"
+            ) from None
+        if result.returncode != 0:
+            detail = "\n".join(result.stderr.strip().splitlines()[-15:])
+            raise RuntimeError(
+                f"pip could not install {requirements.name} for {machine} / Python "
+                f"{python_version} (binary wheels only; a package index must be reachable):\n"
+                f"{detail}"
+            )
+        entries = [
+            (f"python/{path.relative_to(target).as_posix()}", path)
+            for path in _source_files(target)
+            if path.relative_to(target).parts[0] not in _LAYER_EXCLUDED_TOP
+        ]
+        write_deterministic_zip(entries, destination)
+        shutil.rmtree(target, ignore_errors=True)
+    return destination
