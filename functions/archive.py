@@ -47,6 +47,8 @@ def _member_name(info: zipfile.ZipInfo) -> str:
         raise _unsafe(f"The bundle contains an entry with an absolute path ({info.filename!r}).")
     if ".." in path.parts:
         raise _unsafe(f"The bundle contains an entry that points outside it ({info.filename!r}).")
+    if not path.parts:
+        raise _unsafe(f"The bundle contains an entry without a usable name ({info.filename!r}).")
     if stat.S_ISLNK(info.external_attr >> 16):
         raise _unsafe(f"The bundle contains a symbolic link ({info.filename!r}).")
     return path.as_posix()
@@ -78,8 +80,10 @@ def list_members(
     files: list[zipfile.ZipInfo] = []
     declared_total = 0
     for info in infos:
+        if info.is_dir():  # folders are never created from names: nothing to check
+            continue
         name = _member_name(info)
-        if info.is_dir() or _is_metadata(name):
+        if _is_metadata(name):
             continue
         files.append(info)
         if len(files) > limits.max_archive_members:
