@@ -1,0 +1,1 @@
+"""Document code: pure functions from paths and bytes to documents, no AWS."""

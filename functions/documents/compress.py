@@ -1,0 +1,286 @@
+"""The compress stage's document code: a PDF in, a smaller PDF with the same structure out.
+
+Means chosen by measurement (issue 5, ``benchmarks/compress.py``):
+
+- pikepdf (qpdf) writes the document: object streams and cross-reference streams are
+  where a lossless rewrite gains, and pypdf cannot write them (rewriting a modern PDF
+  with pypdf grows it). qpdf also keeps every page, form field, annotation and outline
+  entry, repairs damaged cross-reference tables, and drops unreachable objects.
+- ``lossless`` recompresses every Flate stream at level 9, removes resources that no
+  content stream uses, shares identical streams (fonts, images, forms embedded more
+  than once) and packs objects into object streams. Pixels are never touched.
+- ``ebook`` and ``screen`` add the image pass of :mod:`compress_images`: images drawn
+  above the profile's resolution are downsampled, photos re-encoded as JPEG, masks and
+  bilevel scans kept lossless.
+- A result that would not be smaller than its input is replaced by a byte copy of the
+  input, so the stage never makes a document bigger.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, cast
+
+from functions.errors import DocumentError, ErrorCode
+from functions.settings import PROFILES, Limits
+from functions.workspace import atomic_writer
+
+if TYPE_CHECKING:
+    import pikepdf
+
+    from functions.documents.compress_images import ImageReport
+
+# Streams smaller than this are not worth hashing for duplicates: their share of any
+# real document is negligible, and there are many of them.
+_MIN_DEDUP_BYTES = 256
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """What compressing one PDF produced.
+
+    Attributes:
+        bytes_in: Size of the input.
+        bytes_out: Size of the output (equal to ``bytes_in`` when ``kept_input``).
+        pages: Page count, the same in input and output.
+        kept_input: Compressing would not have made it smaller: dest is a copy of src.
+        warnings: Sentences for a person about what was kept or repaired.
+        peak_memory_bytes: Not measured here (the benchmarks measure it per document in
+            a child process); ``None``.
+    """
+
+    bytes_in: int
+    bytes_out: int
+    pages: int
+    kept_input: bool
+    warnings: tuple[str, ...]
+    peak_memory_bytes: int | None = None
+
+
+def compress_pdf(
+    src: Path, dest: Path, profile: str, *, limits: Limits | None = None
+) -> Compressed:
+    """Writes a compressed copy of the PDF ``src`` to ``dest``.
+
+    Args:
+        src: The PDF to compress; never modified.
+        dest: Where the result is written (atomically: a reader never sees a partial file).
+        profile: One of ``functions.settings.PROFILES``: ``lossless``, ``ebook``, ``screen``.
+        limits: Bounds on the work (the image pixel limit is used); defaults apply when
+            not given.
+
+    Returns:
+        Sizes, page count, whether the input was kept, and warnings for a person.
+
+    Raises:
+        ValueError: ``profile`` is not a known profile (a defect in the caller).
+        DocumentError: ``CORRUPT_DOCUMENT`` when the PDF cannot be read,
+            ``ENCRYPTED_DOCUMENT`` when it needs a password to open.
+    """
+    import pikepdf
+
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    limits = limits or Limits()
+    bytes_in = src.stat().st_size
+    warnings: list[str] = []
+    try:
+        pdf = pikepdf.open(src)
+    except pikepdf.PasswordError:
+        raise DocumentError(
+            ErrorCode.ENCRYPTED_DOCUMENT, "The PDF is protected by a password and cannot be opened."
+        ) from None
+    except pikepdf.PdfError as error:
+        raise DocumentError(
+            ErrorCode.CORRUPT_DOCUMENT, f"The PDF cannot be read: {_first_line(error, src)}."
+        ) from None
+    with pdf:
+        try:
+            pages = len(pdf.pages)
+            if profile != "lossless":
+                report = _compress_images(pdf, profile, limits)
+                warnings.extend(_image_warnings(report))
+            _remove_unreferenced_resources(pdf)
+            _share_identical_streams(pdf)
+        except pikepdf.PdfError as error:
+            raise DocumentError(
+                ErrorCode.CORRUPT_DOCUMENT, f"The PDF cannot be read: {_first_line(error, src)}."
+            ) from None
+        if pdf.get_warnings():
+            warnings.append("The PDF was damaged; its structure was repaired while compressing.")
+        bytes_out, kept_input = _save_guarded(pdf, src, dest, bytes_in)
+    if kept_input:
+        warnings.append("Compressing would not have made the PDF smaller, so it is kept as it was.")
+    return Compressed(
+        bytes_in=bytes_in,
+        bytes_out=bytes_out,
+        pages=pages,
+        kept_input=kept_input,
+        warnings=tuple(warnings),
+    )
+
+
+def _first_line(error: Exception, path: Path) -> str:
+    """Returns qpdf's message without the file name it starts with (a workspace path)."""
+    text = str(error).strip().splitlines()
+    line = text[0].rstrip(".") if text else type(error).__name__
+    for prefix in (f"{path}: ", f"{path.name}: "):
+        line = line.removeprefix(prefix)
+    return line
+
+
+def _compress_images(pdf: pikepdf.Pdf, profile: str, limits: Limits) -> ImageReport:
+    from functions.documents.compress_images import POLICIES, ImageRewriter, PlacementFinder
+
+    finder = PlacementFinder()
+    for page in pdf.pages:
+        finder.add_page(page)
+    return ImageRewriter(pdf, POLICIES[profile], limits.max_image_pixels).run(finder)
+
+
+def _image_warnings(report: ImageReport) -> list[str]:
+    warnings = []
+    if report.skipped_too_large:
+        warnings.append(
+            f"{len(report.skipped_too_large)} image(s) exceed the pixel limit and were kept "
+            "as they were."
+        )
+    if report.skipped_unreadable:
+        warnings.append(
+            f"{len(report.skipped_unreadable)} image(s) have damaged data and were kept "
+            "as they were."
+        )
+    return warnings
+
+
+def _remove_unreferenced_resources(pdf: pikepdf.Pdf) -> None:
+    """Drops page resources (fonts, images, forms) that no content stream draws.
+
+    Producers often give every page the document's whole resource dictionary; qpdf
+    keeps a resource a page's content names and drops only the rest.
+    """
+    pdf.remove_unreferenced_resources()
+
+
+def _share_identical_streams(pdf: pikepdf.Pdf) -> None:
+    """Makes identical streams one object, so that the saved file holds each once.
+
+    Documents assembled from parts (merged reports, mail merges, scanned batches) embed
+    the same font program, logo or form many times. A stream is a duplicate of another
+    when its dictionary (apart from ``/Length``) and its raw bytes are equal; references
+    to it are redirected to the first, and the duplicates become unreachable, so qpdf
+    does not write them.
+    """
+    import pikepdf
+
+    first: dict[bytes, pikepdf.Object] = {}
+    duplicate_of: dict[tuple[int, int], pikepdf.Object] = {}
+    for obj in pdf.objects:
+        if not isinstance(obj, pikepdf.Stream):
+            continue
+        raw = obj.read_raw_bytes()
+        if len(raw) < _MIN_DEDUP_BYTES:
+            continue
+        digest = hashlib.sha256(raw)
+        digest.update(_dictionary_key(obj))
+        key = digest.digest()
+        if key in first:
+            duplicate_of[obj.objgen] = first[key]
+        else:
+            first[key] = obj
+    if not duplicate_of:
+        return
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream | pikepdf.Array):
+            _redirect(obj, duplicate_of)
+    for page in pdf.pages:
+        _redirect(page.obj, duplicate_of)
+    _redirect(pdf.trailer, duplicate_of)
+
+
+def _dictionary_key(stream: pikepdf.Stream) -> bytes:
+    """Returns the stream dictionary without ``/Length``, serialised for comparison."""
+    items = sorted((str(key), value) for key, value in stream.stream_dict.items())
+    return repr([(key, _unparse(value)) for key, value in items if key != "/Length"]).encode()
+
+
+def _unparse(value: object) -> bytes | object:
+    import pikepdf
+
+    if isinstance(value, pikepdf.Object):
+        return value.unparse()
+    return value
+
+
+def _redirect(
+    container: pikepdf.Object, duplicate_of: dict[tuple[int, int], pikepdf.Object]
+) -> None:
+    """Points direct children of ``container`` that are duplicates to their original."""
+    import pikepdf
+
+    if isinstance(container, pikepdf.Array):
+        for index, item in enumerate(container):
+            target = _replacement(item, duplicate_of)
+            if target is not None:
+                container[index] = target
+            elif isinstance(item, pikepdf.Dictionary | pikepdf.Array) and not item.is_indirect:
+                _redirect(item, duplicate_of)
+        return
+    for key in list(container.keys()):
+        item = container[key]
+        target = _replacement(item, duplicate_of)
+        if target is not None:
+            container[key] = target
+        elif isinstance(item, pikepdf.Dictionary | pikepdf.Array) and not item.is_indirect:
+            _redirect(item, duplicate_of)
+
+
+def _replacement(
+    item: object, duplicate_of: dict[tuple[int, int], pikepdf.Object]
+) -> pikepdf.Object | None:
+    import pikepdf
+
+    if isinstance(item, pikepdf.Stream) and item.is_indirect:
+        return duplicate_of.get(item.objgen)
+    return None
+
+
+def _save_guarded(pdf: pikepdf.Pdf, src: Path, dest: Path, bytes_in: int) -> tuple[int, bool]:
+    """Saves ``pdf`` to ``dest``, or copies ``src`` there if the result is not smaller.
+
+    Returns:
+        The size written and whether it is the input's copy.
+    """
+    import pikepdf
+
+    pikepdf.settings.set_flate_compression_level(9)
+    with atomic_writer(dest) as handle:
+        output = cast(BinaryIO, handle)  # opened in "wb" mode
+        try:
+            pdf.save(
+                output,
+                object_stream_mode=pikepdf.ObjectStreamMode.generate,
+                compress_streams=True,
+                recompress_flate=True,
+                # An owner-password-only PDF keeps its permissions and encryption.
+                encryption=pdf.is_encrypted,
+                # A deterministic /ID makes a retried stage give the same bytes; qpdf
+                # cannot derive one for an encrypted file, which gets a random one.
+                deterministic_id=not pdf.is_encrypted,
+            )
+        except pikepdf.PdfError as error:
+            raise DocumentError(
+                ErrorCode.CORRUPT_DOCUMENT,
+                f"The PDF cannot be rewritten: {_first_line(error, src)}.",
+            ) from None
+        size = handle.tell()
+        if size < bytes_in:
+            return size, False
+        handle.seek(0)
+        handle.truncate()
+        with open(src, "rb") as original:
+            shutil.copyfileobj(original, handle, 1 << 20)
+        return bytes_in, True

@@ -1,0 +1,471 @@
+"""The image pass of the lossy profiles: find where each image is drawn, then shrink it.
+
+Image re-encoding is the one big lever for lossy compression (issue 5's measurements), so
+this pass is built for speed and for keeping the document intact:
+
+- Each page's content stream is parsed once by qpdf (in C++), keeping only the ``q``,
+  ``Q``, ``cm`` and ``Do`` operators, to learn the size at which every image XObject is
+  drawn; Form XObjects are followed (once each, memoised) with their ``/Matrix``.
+- An image used several times, on one page or on many, is one object and is re-encoded
+  once, at the resolution its largest use needs.
+- JPEGs are decoded with Pillow's ``draft()``, which lets libjpeg scale by 1/2, 1/4 or
+  1/8 while decoding; other images are decoded by qpdf (predictors included, in C++).
+- ``/SMask`` soft masks are resized with their image and kept lossless; bilevel images,
+  stencil masks, JBIG2, CCITT and JPEG 2000 images are left as they are.
+- A re-encoded image replaces the original only when its stream is smaller.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pikepdf
+    from PIL import Image
+
+Matrix = tuple[float, float, float, float, float, float]
+IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+# Deepest nesting of Form XObjects followed; real documents stay in single digits and a
+# cycle (a form drawing itself) must not recurse forever.
+_MAX_FORM_DEPTH = 12
+# Largest decoded image (bytes) the pass will hold in memory at once. A bigger image is
+# kept as it is, so that one image never decides the function's peak memory.
+_MAX_DECODED_BYTES = 256 * 1024 * 1024
+# Images smaller than this (encoded) are not worth the decode: the saving is at most a
+# few hundred bytes.
+_MIN_STREAM_BYTES = 2048
+# Standard IJG luminance quantisation table (quality 50), to estimate a JPEG's quality.
+_IJG_LUMINANCE = (
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+)  # fmt: skip
+_COMPONENTS_TO_MODE = {1: "L", 3: "RGB", 4: "CMYK"}
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """How a lossy profile treats images.
+
+    Attributes:
+        target_dpi: Resolution images are downsampled to.
+        threshold: Images are downsampled only above ``target_dpi * threshold``, so that
+            an image just over the target is not resampled for a marginal gain.
+        jpeg_quality: Quality of re-encoded photos.
+        requality_above: A JPEG whose estimated quality is above this is re-encoded even
+            when it needs no downsampling.
+    """
+
+    target_dpi: float
+    threshold: float
+    jpeg_quality: int
+    requality_above: int
+
+
+POLICIES = {
+    "ebook": ImagePolicy(target_dpi=150, threshold=1.25, jpeg_quality=75, requality_above=85),
+    "screen": ImagePolicy(target_dpi=96, threshold=1.25, jpeg_quality=60, requality_above=70),
+}
+
+
+@dataclass
+class ImageReport:
+    """What the image pass did, for the result's warnings and the benchmarks."""
+
+    images_seen: int = 0
+    images_rewritten: int = 0
+    bytes_before: int = 0
+    bytes_after: int = 0
+    skipped_too_large: list[str] = field(default_factory=list)
+    skipped_unreadable: list[str] = field(default_factory=list)
+
+
+def multiply(m: Matrix, n: Matrix) -> Matrix:
+    """Returns ``m`` then ``n`` (PDF's row-vector convention: ``cm`` makes ``m * CTM``)."""
+    a1, b1, c1, d1, e1, f1 = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (
+        a1 * a2 + b1 * c2,
+        a1 * b2 + b1 * d2,
+        c1 * a2 + d1 * c2,
+        c1 * b2 + d1 * d2,
+        e1 * a2 + f1 * c2 + e2,
+        e1 * b2 + f1 * d2 + f2,
+    )
+
+
+def _as_matrix(values: Any) -> Matrix | None:
+    try:
+        numbers = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        return None
+    if len(numbers) != 6 or not all(math.isfinite(v) for v in numbers):
+        return None
+    return numbers
+
+
+class PlacementFinder:
+    """Finds, for every image XObject drawn on a page, the largest size it is drawn at.
+
+    Sizes are in points (1/72 inch) along the image's own x and y axes, so rotation and
+    skew do not matter.
+    """
+
+    def __init__(self) -> None:
+        # objgen of an image -> (largest width in points, largest height in points)
+        self.extent: dict[tuple[int, int], tuple[float, float]] = {}
+        self.images: dict[tuple[int, int], pikepdf.Stream] = {}
+        # objgen of a form -> uses inside it, relative to the form's own space
+        self._forms: dict[tuple[int, int], list[tuple[tuple[int, int], Matrix]]] = {}
+
+    def add_page(self, page: pikepdf.Page) -> None:
+        """Records the images drawn by one page (and the forms it draws)."""
+        import pikepdf
+
+        user_unit = float(page.obj.get("/UserUnit", 1) or 1)
+        base: Matrix = (user_unit, 0.0, 0.0, user_unit, 0.0, 0.0)
+        try:
+            uses = self._uses(page, page.obj.get("/Resources"), depth=0)
+        except pikepdf.PdfError:
+            return  # an unparsable page keeps its images as they are
+        for objgen, matrix in uses:
+            self._record(objgen, multiply(matrix, base))
+
+    def _record(self, objgen: tuple[int, int], ctm: Matrix) -> None:
+        a, b, c, d, _, _ = ctm
+        width, height = math.hypot(a, b), math.hypot(c, d)
+        old_w, old_h = self.extent.get(objgen, (0.0, 0.0))
+        self.extent[objgen] = (max(old_w, width), max(old_h, height))
+
+    def _uses(
+        self, content: Any, resources: Any, depth: int
+    ) -> list[tuple[tuple[int, int], Matrix]]:
+        """Returns (image objgen, matrix relative to ``content``'s space) for every draw."""
+        import pikepdf
+
+        xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+        if not isinstance(xobjects, pikepdf.Dictionary):
+            return []
+        uses: list[tuple[tuple[int, int], Matrix]] = []
+        ctm = IDENTITY
+        stack: list[Matrix] = []
+        for instruction in pikepdf.parse_content_stream(content, "q Q cm Do"):
+            if not isinstance(instruction, pikepdf.ContentStreamInstruction):
+                continue  # inline images are drawn in place and keep their data
+            operands, op = instruction.operands, str(instruction.operator)
+            if op == "q":
+                stack.append(ctm)
+            elif op == "Q":
+                ctm = stack.pop() if stack else IDENTITY
+            elif op == "cm":
+                matrix = _as_matrix(operands)
+                if matrix is not None:
+                    ctm = multiply(matrix, ctm)
+            elif op == "Do" and operands:
+                xobject = xobjects.get(str(operands[0]))
+                if isinstance(xobject, pikepdf.Stream):
+                    uses.extend(self._do(xobject, ctm, resources, depth))
+        return uses
+
+    def _do(
+        self, xobject: pikepdf.Stream, ctm: Matrix, resources: Any, depth: int
+    ) -> list[tuple[tuple[int, int], Matrix]]:
+        subtype = xobject.get("/Subtype")
+        if subtype == "/Image":
+            if xobject.is_indirect:
+                self.images[xobject.objgen] = xobject
+                return [(xobject.objgen, ctm)]
+            return []
+        if subtype != "/Form" or depth >= _MAX_FORM_DEPTH or not xobject.is_indirect:
+            return []
+        key = xobject.objgen
+        if key not in self._forms:
+            self._forms[key] = []  # a cycle finds an empty list instead of recursing
+            form_matrix = _as_matrix(xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])) or IDENTITY
+            inner = self._uses(xobject, xobject.get("/Resources", resources), depth + 1)
+            self._forms[key] = [(objgen, multiply(m, form_matrix)) for objgen, m in inner]
+        return [(objgen, multiply(m, ctm)) for objgen, m in self._forms[key]]
+
+
+def estimate_jpeg_quality(image: Image.Image) -> int | None:
+    """Estimates the IJG quality a JPEG was saved with, from its luminance table."""
+    tables = getattr(image, "quantization", None)
+    if not tables or 0 not in tables:
+        return None
+    table = list(tables[0])
+    if len(table) != 64:
+        return None
+    # Pillow gives tables in zigzag or natural order depending on version; the mean
+    # scale is the same either way.
+    scale = sum(q * 100 / s for q, s in zip(table, _IJG_LUMINANCE, strict=True)) / 64
+    quality = (200 - scale) / 2 if scale <= 100 else 5000 / scale
+    return max(1, min(100, round(quality)))
+
+
+def _components(pdf_image: pikepdf.Stream) -> int | None:
+    """Returns the colour components of an image's colour space when re-encoding is safe."""
+    import pikepdf
+
+    space = pdf_image.get("/ColorSpace")
+    if isinstance(space, pikepdf.Name):
+        return {"/DeviceGray": 1, "/DeviceRGB": 3, "/DeviceCMYK": 4}.get(str(space))
+    if isinstance(space, pikepdf.Array) and len(space) >= 1:
+        family = str(space[0])
+        if family == "/ICCBased" and len(space) == 2 and isinstance(space[1], pikepdf.Stream):
+            n = space[1].get("/N")
+            return int(n) if n in (1, 3, 4) else None
+        if family == "/CalGray":
+            return 1
+        if family == "/CalRGB":
+            return 3
+    # Indexed, Separation, DeviceN, Lab and missing colour spaces keep their images.
+    return None
+
+
+def _filters(stream: pikepdf.Stream) -> list[str]:
+    import pikepdf
+
+    value = stream.get("/Filter")
+    if value is None:
+        return []
+    if isinstance(value, pikepdf.Array):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+_LOSSLESS_FILTERS = {"/FlateDecode", "/LZWDecode", "/RunLengthDecode", "/ASCII85Decode",
+                     "/ASCIIHexDecode"}  # fmt: skip
+
+
+@contextmanager
+def pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Sets Pillow's decompression-bomb limit for one call and turns its warning into an error.
+
+    Pillow keeps the limit in a module global; setting it per call (and restoring it)
+    means the configured limit applies here whatever another module set, and the
+    warning, which pytest and careful callers treat as an error, is raised as
+    ``DecompressionBombError`` only for images this pass would decode.
+    """
+    from PIL import Image
+
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+class ImageRewriter:
+    """Re-encodes the images a :class:`PlacementFinder` found, one at a time."""
+
+    def __init__(self, pdf: pikepdf.Pdf, policy: ImagePolicy, max_pixels: int) -> None:
+        self.pdf = pdf
+        self.policy = policy
+        self.max_pixels = max_pixels
+        self.report = ImageReport()
+
+    def run(self, finder: PlacementFinder) -> ImageReport:
+        """Rewrites every image the finder saw; returns what was done."""
+        import pikepdf
+
+        smasks = set()
+        for image in finder.images.values():
+            mask = image.get("/SMask")
+            if isinstance(mask, pikepdf.Stream) and mask.is_indirect:
+                smasks.add(mask.objgen)
+        with pixel_limit(self.max_pixels):
+            for objgen, image in finder.images.items():
+                if objgen in smasks:
+                    continue  # a soft mask drawn on its own is rare; its image resizes it
+                width_pt, height_pt = finder.extent[objgen]
+                self.report.images_seen += 1
+                self._rewrite(image, width_pt, height_pt)
+        return self.report
+
+    def _target_size(
+        self, width: int, height: int, width_pt: float, height_pt: float
+    ) -> tuple[int, int]:
+        """Returns the pixel size the image should have at the policy's resolution."""
+        policy = self.policy
+        if width_pt <= 0 or height_pt <= 0:
+            return width, height
+        dpi_x = width / (width_pt / 72)
+        dpi_y = height / (height_pt / 72)
+        limit = policy.target_dpi * policy.threshold
+        if dpi_x <= limit and dpi_y <= limit:
+            return width, height
+        new_w = min(width, max(1, math.ceil(width_pt / 72 * policy.target_dpi)))
+        new_h = min(height, max(1, math.ceil(height_pt / 72 * policy.target_dpi)))
+        return new_w, new_h
+
+    def _rewrite(self, image: pikepdf.Stream, width_pt: float, height_pt: float) -> None:
+        import pikepdf
+        from PIL import Image
+
+        if image.get("/ImageMask", False) or image.get("/BitsPerComponent") != 8:
+            return  # stencil masks and bilevel scans stay bilevel; 16-bit stays exact
+        if isinstance(image.get("/Mask"), pikepdf.Array) and "/SMask" not in image:
+            # Colour-key masking needs exact colours, which JPEG does not keep (a soft
+            # mask, when present, takes precedence over it).
+            return
+        components = _components(image)
+        if components is None:
+            return
+        try:
+            width, height = int(image["/Width"]), int(image["/Height"])
+        except (KeyError, TypeError, ValueError):
+            return
+        raw = image.read_raw_bytes()
+        raw_length = len(raw)
+        if raw_length < _MIN_STREAM_BYTES:
+            return
+        filters = _filters(image)
+        target = self._target_size(width, height, width_pt, height_pt)
+        mode = _COMPONENTS_TO_MODE[components]
+        name = f"image {image.objgen[0]} ({width}x{height})"
+        try:
+            if filters == ["/DCTDecode"]:
+                encoded = self._from_jpeg(raw, mode, target)
+            elif set(filters) <= _LOSSLESS_FILTERS:
+                encoded = self._from_lossless(image, mode, width, height, target, components)
+            else:
+                return  # CCITT, JBIG2, JPEG 2000: already efficient or not worth the risk
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            self.report.skipped_too_large.append(name)
+            return
+        except (OSError, ValueError, SyntaxError, pikepdf.PdfError):
+            # Pillow and qpdf raise these for damaged image data; such an image is
+            # kept exactly as it was, and the document still compresses.
+            self.report.skipped_unreadable.append(name)
+            return
+        if encoded is None:
+            return
+        data, filter_name, (new_w, new_h) = encoded
+        if len(data) >= raw_length:
+            return
+        self.report.images_rewritten += 1
+        self.report.bytes_before += raw_length
+        self.report.bytes_after += len(data)
+        image.write(data, filter=pikepdf.Name(filter_name))
+        if "/DecodeParms" in image:
+            del image["/DecodeParms"]
+        image.Width = new_w
+        image.Height = new_h
+        if (new_w, new_h) != (width, height):
+            self._resize_smask(image, (new_w, new_h))
+
+    def _from_jpeg(
+        self, raw: bytes, mode: str, target: tuple[int, int]
+    ) -> tuple[bytes, str, tuple[int, int]] | None:
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(raw)) as source:
+            if source.mode != mode:
+                return None  # the JPEG disagrees with its dictionary: keep it untouched
+            quality = estimate_jpeg_quality(source)
+            if target == source.size and (
+                quality is None or quality <= self.policy.requality_above
+            ):
+                return None  # already small and already compressed: no generation loss
+            source.draft(mode, target)
+            picture = source.convert(mode) if source.mode != mode else source
+            picture = _resize(picture, target)
+            return self._jpeg(picture), "/DCTDecode", picture.size
+
+    def _from_lossless(
+        self,
+        image: pikepdf.Stream,
+        mode: str,
+        width: int,
+        height: int,
+        target: tuple[int, int],
+        components: int,
+    ) -> tuple[bytes, str, tuple[int, int]] | None:
+        import zlib
+
+        from PIL import Image
+
+        expected = width * height * components
+        if expected > _MAX_DECODED_BYTES or width * height > self.max_pixels:
+            self.report.skipped_too_large.append(f"image {image.objgen[0]} ({width}x{height})")
+            return None
+        data = image.read_bytes()
+        if len(data) < expected:
+            raise ValueError("image data is shorter than its dimensions")
+        picture = Image.frombuffer(mode, (width, height), data[:expected], "raw", mode, 0, 1)
+        resized = _resize(picture, target)
+        if _is_photo(picture):
+            return self._jpeg(resized), "/DCTDecode", resized.size
+        if resized.size == picture.size:
+            return None  # a drawing at its resolution: qpdf recompresses it losslessly
+        return zlib.compress(resized.tobytes(), 9), "/FlateDecode", resized.size
+
+    def _jpeg(self, picture: Image.Image) -> bytes:
+        import io
+
+        out = io.BytesIO()
+        # optimize computes Huffman tables for this image: a few percent smaller, and
+        # cheap next to the decode; no progressive mode, which some viewers draw slowly.
+        picture.save(out, format="JPEG", quality=self.policy.jpeg_quality, optimize=True)
+        return out.getvalue()
+
+    def _resize_smask(self, image: pikepdf.Stream, size: tuple[int, int]) -> None:
+        """Resizes an image's soft mask with it, kept lossless (masks show JPEG noise)."""
+        import zlib
+
+        import pikepdf
+        from PIL import Image
+
+        mask = image.get("/SMask")
+        if not isinstance(mask, pikepdf.Stream) or mask.get("/BitsPerComponent") != 8:
+            return
+        try:
+            width, height = int(mask["/Width"]), int(mask["/Height"])
+            if set(_filters(mask)) - _LOSSLESS_FILTERS or width * height > _MAX_DECODED_BYTES:
+                return
+            data = mask.read_bytes()
+        except (KeyError, TypeError, ValueError, pikepdf.PdfError):
+            return
+        if len(data) < width * height or (width, height) <= size:
+            return
+        alpha = Image.frombuffer("L", (width, height), data[: width * height], "raw", "L", 0, 1)
+        alpha = _resize(alpha, size)
+        mask.write(zlib.compress(alpha.tobytes(), 9), filter=pikepdf.Name("/FlateDecode"))
+        if "/DecodeParms" in mask:
+            del mask["/DecodeParms"]
+        mask.Width, mask.Height = alpha.size
+
+
+def _resize(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
+    from PIL import Image
+
+    if picture.size == size:
+        return picture
+    # reduce() first (box filter by an integer factor, fast), then a Lanczos step for
+    # the remainder: the quality of a full Lanczos at a fraction of its cost.
+    factor = min(picture.width // size[0], picture.height // size[1])
+    if factor >= 2:
+        picture = picture.reduce(factor)
+    return picture.resize(size, Image.Resampling.LANCZOS)
+
+
+def _is_photo(picture: Image.Image) -> bool:
+    """Tells photographs (many colours, JPEG suits them) from drawings and screenshots."""
+    from PIL import Image
+
+    sample = picture.copy()
+    # Nearest-neighbour keeps the colours that are there: a drawing stays a drawing.
+    sample.thumbnail((256, 256), Image.Resampling.NEAREST)
+    return sample.getcolors(maxcolors=256) is None
