@@ -50,10 +50,12 @@ def test_a_pdf_is_streamed_hashed_and_described(s3: Any, mount: Path) -> None:
     version = put(s3, "inbox/report.pdf", pdf)["VersionId"]
     state = run("job-1", key="inbox/report.pdf", versionId=version)
     assert state["duplicate"] is False
-    assert state["documents"] == 1 and state["bundle"] is False
+    assert state["documents"] == 1
+    assert state["bundle"] is False
     assert state["profile"] == "ebook"
     assert state["source"]["sha256"] == __import__("hashlib").sha256(pdf).hexdigest()
-    assert state["source"]["type"] == "pdf" and state["source"]["size"] == len(pdf)
+    assert state["source"]["type"] == "pdf"
+    assert state["source"]["size"] == len(pdf)
     assert len(json.dumps(state)) < 2048, "the state carries references, not content"
     manifest = read_json(mount / state["manifest"])
     [document] = manifest["documents"]
@@ -186,7 +188,8 @@ def test_a_duplicate_event_is_not_processed_twice(s3: Any, mount: Path) -> None:
     first = run("job-1", key="a.pdf", versionId=version)
     retried = run("job-1", key="a.pdf", versionId=version)
     duplicate = run("job-2", key="a.pdf", versionId=version)
-    assert first["duplicate"] is False and retried["duplicate"] is False
+    assert first["duplicate"] is False
+    assert retried["duplicate"] is False
     assert duplicate["duplicate"] is True
     assert not (mount / "jobs" / "job-2").exists(), "the duplicate leaves no workspace"
     newer = put(s3, "a.pdf", docgen.text_pdf(2))["VersionId"]
@@ -223,7 +226,8 @@ def test_bundle_members_are_listed_with_their_own_types_and_errors(s3: Any, moun
     )
     put(s3, "inbox/batch.zip", bundle)
     state = run("job-1", key="inbox/batch.zip")
-    assert state["bundle"] is True and state["documents"] == 3
+    assert state["bundle"] is True
+    assert state["documents"] == 3
     documents = read_json(mount / state["manifest"])["documents"]
     assert [(d["name"], d["type"]) for d in documents] == [
         ("scan.jpg", "jpeg"),

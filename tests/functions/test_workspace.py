@@ -15,9 +15,14 @@ def test_atomic_writer_leaves_nothing_behind_on_error(tmp_path: Path) -> None:
     """This test ensures that a failed write leaves neither a partial file nor a temp file."""
     target = tmp_path / "document.pdf"
     write_bytes(target, b"original")
-    with pytest.raises(RuntimeError), atomic_writer(target) as handle:
-        handle.write(b"half")
-        raise RuntimeError("disk went away")
+
+    def interrupted_write() -> None:
+        with atomic_writer(target) as handle:
+            handle.write(b"half")
+            raise RuntimeError("disk went away")
+
+    with pytest.raises(RuntimeError, match="disk went away"):
+        interrupted_write()
     assert target.read_bytes() == b"original"
     assert [p.name for p in tmp_path.iterdir()] == ["document.pdf"]
 
