@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-dev.txt functions/requirements.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m pipeline run samples --out out
+	$(BIN)/python -m pipeline run samples/documents --out out
 
 test: lint typecheck pytest
 

@@ -1,0 +1,135 @@
+"""Every place where the local runner reaches into moto's internals, in one module.
+
+Written against moto 5.2 (``requirements-dev.txt`` pins ``>=5.2.1,<5.3``); what it relies
+on, checked when moving to another moto series:
+
+- ``moto.server.ThreadedMotoServer`` serves moto's in-process backends over HTTP, so that
+  the worker processes (which cannot see this process's mock) reach the same S3.
+- ``moto.core.config.default_user_config["stepfunctions"]["execute_state_machine"]``
+  makes Step Functions run executions with its ASL interpreter (ported from LocalStack,
+  ``moto/stepfunctions/parser``); the server reads the same dict per request.
+- That interpreter calls Lambda with a boto3 client aimed at
+  ``http://localhost:$MOTO_PORT`` (``moto.settings.moto_server_port``) when no in-process
+  mock is active, so ``MOTO_PORT`` must name the server's port.
+- ``moto.awslambda.models.LambdaFunction.invoke(body, request_headers,
+  response_headers)`` runs a function (in Docker, in moto); it is replaced here by a call
+  to the runner's :class:`Invoker`. Setting the header ``x-amz-function-error`` makes
+  the Invoke API report a ``FunctionError``; raising a ``JsonRESTError`` makes it answer
+  with that error code, which the interpreter turns into ``Lambda.<code>``.
+- ``moto.moto_api._internal.models.moto_api_backend.reset()`` empties every backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from moto.awslambda.models import LambdaFunction
+from moto.core.config import default_user_config
+from moto.core.exceptions import JsonRESTError
+from moto.moto_api._internal.models import moto_api_backend
+from moto.server import ThreadedMotoServer
+
+from pipeline.local.invoker import InvocationResult
+
+# One moto server and one set of patches per process: moto's backends and config are
+# process-wide, so two runs at once would see each other's buckets and functions.
+_ACTIVE = threading.Lock()
+# The server logs every request, and the ASL interpreter logs every failed state as an
+# error, which for a document that fails is the expected path: none of it is for the user.
+_NOISY_LOGGERS = ("werkzeug", "moto")
+
+
+class Invoker(Protocol):
+    """What the patched Lambda backend calls to run an invocation."""
+
+    def invoke(self, function_arn: str, payload: str) -> InvocationResult:
+        """Runs the function named by ``function_arn`` with ``payload`` (JSON text)."""
+        ...
+
+
+class LambdaServiceError(JsonRESTError):
+    """An error of the Lambda service itself (HTTP 500), not of the function.
+
+    Step Functions sees it as ``Lambda.<code>``, e.g. ``Lambda.ServiceException``, which
+    the definition retries as a transient error.
+    """
+
+    code = 500
+
+    def __init__(self, error_code: str, message: str) -> None:
+        super().__init__(error_code, message)
+
+
+def _invoke_through(invoker: Invoker) -> Any:
+    def invoke(
+        self: LambdaFunction, body: str, request_headers: Any, response_headers: Any
+    ) -> bytes:
+        invocation_type = request_headers.get("x-amz-invocation-type", "RequestResponse")
+        if invocation_type != "RequestResponse":
+            # The state machine invokes synchronously; nothing else runs against this
+            # backend, so another type means the definition changed under the runner.
+            raise LambdaServiceError(
+                "InvalidParameterValueException",
+                f"the local runner only runs RequestResponse invocations, not {invocation_type}",
+            )
+        result = invoker.invoke(self.function_arn, body or "{}")
+        if result.function_error is not None:
+            response_headers["x-amz-function-error"] = result.function_error
+        return result.payload.encode("utf-8")
+
+    return invoke
+
+
+@contextlib.contextmanager
+def moto_server(invoker: Invoker) -> Iterator[str]:
+    """Runs moto as a local HTTP server whose Lambda invocations go to ``invoker``.
+
+    Yields:
+        The endpoint URL (``http://127.0.0.1:<port>``) for boto3 clients, in this process
+        and in the workers (as ``AWS_ENDPOINT_URL``).
+
+    Raises:
+        RuntimeError: Another local run is active in this process.
+    """
+    if not _ACTIVE.acquire(blocking=False):
+        raise RuntimeError("another local pipeline run is active in this process")
+    saved_config = {
+        "stepfunctions": dict(default_user_config.get("stepfunctions", {})),
+        "lambda": dict(default_user_config.get("lambda", {})),
+    }
+    saved_port = os.environ.get("MOTO_PORT")
+    saved_levels = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
+    original_invoke = LambdaFunction.invoke
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    try:
+        moto_api_backend.reset()
+        for name in _NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        # "use_docker" selects the backend whose LambdaFunction.invoke is patched below
+        # (the other one answers canned responses); Docker itself is never started.
+        default_user_config["lambda"] = {"use_docker": True}
+        LambdaFunction.invoke = _invoke_through(invoker)  # type: ignore[method-assign]
+        server.start()
+        host, port = server.get_host_and_port()
+        os.environ["MOTO_PORT"] = str(port)
+        yield f"http://{host}:{port}"
+    finally:
+        with contextlib.suppress(AssertionError, AttributeError):
+            server.stop()  # raises if start() never got as far as creating the thread
+        LambdaFunction.invoke = original_invoke  # type: ignore[method-assign]
+        default_user_config["stepfunctions"] = saved_config["stepfunctions"]  # type: ignore[typeddict-item]
+        default_user_config["lambda"] = saved_config["lambda"]  # type: ignore[typeddict-item]
+        if saved_port is None:
+            os.environ.pop("MOTO_PORT", None)
+        else:
+            os.environ["MOTO_PORT"] = saved_port
+        moto_api_backend.reset()
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+        _ACTIVE.release()
