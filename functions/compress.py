@@ -68,7 +68,13 @@ def compress(
         raise ValueError("OUTPUT_BUCKET is not set")
     state = event["transform"]
     workspace = Workspace(settings.mount_path, str(event.get("job", "")))
-    transformed = read_json(workspace.resolve(state["manifest"]))
+    transform_manifest = workspace.resolve(state["manifest"])
+    if not transform_manifest.exists():
+        published = _published_result(s3, settings, state, workspace.job)
+        if published is not None:
+            log.info("job already published by an earlier attempt")
+            return published
+    transformed = read_json(transform_manifest)
     ingested = read_json(workspace.stage_dir("ingest") / "manifest.json")
     source = ingested["source"]
     profile = ingested["profile"]
@@ -159,6 +165,7 @@ def compress(
                 "members": members,
                 "succeeded": succeeded,
                 "failed": len(members) - succeeded,
+                **totals,
                 "job": workspace.job,
             },
             metadata,
@@ -173,6 +180,50 @@ def compress(
         "outputs": outputs,
         **totals,
         "documents": len(members),
+        "failed_members": failed,
+    }
+
+
+def _published_result(
+    s3: Any, settings: Settings, state: dict[str, Any], job: str
+) -> dict[str, Any] | None:
+    """Returns the result of an earlier attempt of this job that published and cleaned up.
+
+    Compress removes the workspace after publishing; if its response is then lost, Step
+    Functions retries it against a workspace that no longer exists. The manifests in the
+    output bucket carry the job id, so the retry returns the same result instead of failing.
+    """
+    from botocore.exceptions import ClientError
+
+    key = f"{publish.processed_base(state['source']['key'])}.json"
+    try:
+        body = s3.get_object(Bucket=settings.output_bucket, Key=key)["Body"].read()
+    except ClientError:
+        return None
+    manifest = json.loads(body)
+    if manifest.get("job") != job:
+        return None
+    if "members" in manifest:
+        members = manifest["members"]
+        outputs = [k for m in members for k in m["outputs"]] + [key]
+        failed = sum(1 for m in members if m["status"] == "failed")
+        totals = {k: manifest.get(k, 0) for k in ("bytes_in", "bytes_out", "pages")}
+        documents = len(members)
+    else:
+        output = manifest["output"]
+        outputs = [output["key"], *([output["text"]] if output.get("text") else []), key]
+        failed, documents = 0, 1
+        totals = {
+            "bytes_in": manifest["source"]["size"],
+            "bytes_out": output["size"],
+            "pages": output["pages"],
+        }
+    return {
+        "job": job,
+        "status": "succeeded",
+        "outputs": outputs,
+        **totals,
+        "documents": documents,
         "failed_members": failed,
     }
 
