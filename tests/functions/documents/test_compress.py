@@ -1,0 +1,296 @@
+"""Tests for the compress stage's document code (functions/documents/compress.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+from pathlib import Path
+
+import pikepdf
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+
+from functions.documents.compress import compress_pdf
+from functions.errors import DocumentError, ErrorCode
+from functions.settings import PROFILES, Limits
+from tests.docgen import picture, text_pdf
+
+CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
+
+
+def _corpus_file(name: str) -> Path:
+    path = CORPUS / name
+    if not path.is_file():
+        pytest.skip(f"corpus file {name} not available (../shared/corpus)")
+    return path
+
+
+def _photo(width: int, height: int) -> Image.Image:
+    """A photo-like picture: smooth shapes plus sensor-like noise (JPEG's worst friend)."""
+    noise = Image.effect_noise((width, height), 40).convert("RGB")
+    return Image.blend(picture(width, height), noise, 0.25)
+
+
+def _image_pdf(
+    path: Path,
+    images: list[tuple[bytes, dict[str, object]]],
+    *,
+    pages: int = 1,
+    inches: float = 4.0,
+) -> Path:
+    """Writes a PDF that draws every image at ``inches`` square on each of ``pages`` pages.
+
+    ``images`` holds (stream data, extra dictionary entries) pairs; the same image
+    objects are shared by all pages.
+    """
+    pdf = pikepdf.new()
+    xobjects = pikepdf.Dictionary()
+    draws = []
+    size = inches * 72
+    for index, (data, entries) in enumerate(images):
+        stream = pikepdf.Stream(pdf, data)
+        stream.Type = pikepdf.Name.XObject
+        stream.Subtype = pikepdf.Name.Image
+        for key, value in entries.items():
+            stream[key] = value
+        xobjects[f"/Im{index}"] = pdf.make_indirect(stream)
+        draws.append(f"q {size} 0 0 {size} 0 {index * size} cm /Im{index} Do Q")
+    content = pdf.make_indirect(pikepdf.Stream(pdf, "\n".join(draws).encode()))
+    resources = pdf.make_indirect(pikepdf.Dictionary(XObject=xobjects))
+    for _ in range(pages):
+        page = pikepdf.Dictionary(
+            Type=pikepdf.Name.Page,
+            MediaBox=[0, 0, size, size * len(images)],
+            Contents=content,
+            Resources=resources,
+        )
+        pdf.pages.append(pikepdf.Page(page))
+    pdf.save(path)
+    return path
+
+
+def _jpeg_image(image: Image.Image, quality: int = 95) -> tuple[bytes, dict[str, object]]:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue(), {
+        "/Filter": pikepdf.Name.DCTDecode,
+        "/Width": image.width,
+        "/Height": image.height,
+        "/ColorSpace": pikepdf.Name.DeviceRGB,
+        "/BitsPerComponent": 8,
+    }
+
+
+def _flate_image(image: Image.Image) -> tuple[bytes, dict[str, object]]:
+    space = {"L": pikepdf.Name.DeviceGray, "RGB": pikepdf.Name.DeviceRGB}[image.mode]
+    return zlib.compress(image.tobytes(), 1), {
+        "/Filter": pikepdf.Name.FlateDecode,
+        "/Width": image.width,
+        "/Height": image.height,
+        "/ColorSpace": space,
+        "/BitsPerComponent": 8,
+    }
+
+
+def _pixels(path: Path) -> list[bytes]:
+    """Decodes every image XObject of a PDF (in object order) to raw pixels."""
+    with pikepdf.open(path) as pdf:
+        return [
+            pikepdf.PdfImage(obj).as_pil_image().tobytes()
+            for obj in pdf.objects
+            if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == "/Image"
+        ]
+
+
+def _structure(path: Path) -> tuple[int, int, int, int]:
+    reader = PdfReader(path)
+
+    def outline_entries(items: list) -> int:
+        return sum(outline_entries(i) if isinstance(i, list) else 1 for i in items)
+
+    annotations = sum(len(page.get("/Annots") or []) for page in reader.pages)
+    return (
+        len(reader.pages),
+        len(reader.get_fields() or {}),
+        annotations,
+        outline_entries(reader.outline),
+    )
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_writes_a_pdf_with_the_same_pages(tmp_path: Path, profile: str) -> None:
+    """This test ensures that every profile writes a PDF that opens with its page count."""
+    src = tmp_path / "in.pdf"
+    src.write_bytes(text_pdf(["one", "two", "three"]))
+    dest = tmp_path / "out.pdf"
+    result = compress_pdf(src, dest, profile)
+    reader = PdfReader(dest)
+    assert len(reader.pages) == 3 == result.pages
+    assert "two" in reader.pages[1].extract_text()
+    assert result.bytes_out == dest.stat().st_size <= result.bytes_in
+
+
+def test_ebook_shrinks_an_image_heavy_pdf_by_a_large_factor(tmp_path: Path) -> None:
+    """This test ensures that ebook downsamples 600 DPI photos and re-encodes them."""
+    # 1,200 pixels drawn at 2 inches: 600 DPI, four times ebook's 150.
+    src = _image_pdf(
+        tmp_path / "photos.pdf",
+        [_jpeg_image(_photo(1200, 1200)), _flate_image(_photo(1200, 1200))],
+        inches=2,
+    )
+    dest = tmp_path / "out.pdf"
+    result = compress_pdf(src, dest, "ebook")
+    assert not result.kept_input
+    assert result.bytes_out * 8 < result.bytes_in
+    with pikepdf.open(dest) as pdf:
+        images = [pdf.pages[0].Resources.XObject[name] for name in ("/Im0", "/Im1")]
+        assert [(int(i.Width), int(i.Height)) for i in images] == [(300, 300), (300, 300)]
+        assert all(i.Filter == pikepdf.Name.DCTDecode for i in images)
+
+
+def test_screen_is_smaller_than_ebook(tmp_path: Path) -> None:
+    """This test ensures that screen (96 DPI, lower quality) goes further than ebook."""
+    src = _image_pdf(tmp_path / "photos.pdf", [_jpeg_image(_photo(1200, 1200))], inches=2)
+    ebook = compress_pdf(src, tmp_path / "ebook.pdf", "ebook")
+    screen = compress_pdf(src, tmp_path / "screen.pdf", "screen")
+    assert screen.bytes_out < ebook.bytes_out
+
+
+def test_lossless_changes_no_pixel(tmp_path: Path) -> None:
+    """This test ensures that lossless keeps every image's decoded pixels identical."""
+    mask = Image.linear_gradient("L").resize((200, 200))
+    rgb_data, rgb_entries = _flate_image(_photo(400, 300))
+    src = _image_pdf(
+        tmp_path / "mixed.pdf",
+        [
+            _jpeg_image(_photo(600, 600)),
+            (rgb_data, rgb_entries),
+            _flate_image(picture(300, 200, "L")),
+        ],
+        inches=1,
+    )
+    with pikepdf.open(src, allow_overwriting_input=True) as pdf:
+        smask = pikepdf.Stream(pdf, zlib.compress(mask.tobytes()))
+        smask.Type, smask.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+        smask.Filter, smask.ColorSpace = pikepdf.Name.FlateDecode, pikepdf.Name.DeviceGray
+        smask.Width, smask.Height, smask.BitsPerComponent = 200, 200, 8
+        pdf.pages[0].Resources.XObject.Im1.SMask = pdf.make_indirect(smask)
+        pdf.save(src)
+    dest = tmp_path / "out.pdf"
+    result = compress_pdf(src, dest, "lossless")
+    assert not result.kept_input
+    assert _pixels(dest) == _pixels(src)
+    assert len(_pixels(src)) == 4
+
+
+def test_shared_image_is_reencoded_once_and_keeps_its_soft_mask(tmp_path: Path) -> None:
+    """This test ensures that an image drawn on many pages stays one object, with /SMask."""
+    src = _image_pdf(tmp_path / "shared.pdf", [_flate_image(_photo(1200, 1200))], pages=5, inches=2)
+    with pikepdf.open(src, allow_overwriting_input=True) as pdf:
+        alpha = Image.linear_gradient("L").resize((1200, 1200))
+        smask = pikepdf.Stream(pdf, zlib.compress(alpha.tobytes()))
+        smask.Type, smask.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+        smask.Filter, smask.ColorSpace = pikepdf.Name.FlateDecode, pikepdf.Name.DeviceGray
+        smask.Width, smask.Height, smask.BitsPerComponent = 1200, 1200, 8
+        pdf.pages[0].Resources.XObject.Im0.SMask = pdf.make_indirect(smask)
+        pdf.save(src)
+    dest = tmp_path / "out.pdf"
+    compress_pdf(src, dest, "ebook")
+    with pikepdf.open(dest) as pdf:
+        images = {page.Resources.XObject.Im0.objgen for page in pdf.pages}
+        assert len(images) == 1
+        image = pdf.pages[0].Resources.XObject.Im0
+        assert (int(image.Width), int(image.Height)) == (300, 300)
+        assert (int(image.SMask.Width), int(image.SMask.Height)) == (300, 300)
+
+
+def test_never_larger_than_the_input(tmp_path: Path) -> None:
+    """This test ensures that an input compression cannot shrink is copied byte for byte."""
+    first = tmp_path / "first.pdf"
+    first.write_bytes(text_pdf(4))
+    once = tmp_path / "once.pdf"
+    compress_pdf(first, once, "lossless")
+    twice = tmp_path / "twice.pdf"
+    result = compress_pdf(once, twice, "ebook")
+    assert result.kept_input
+    assert twice.read_bytes() == once.read_bytes()
+    assert result.bytes_out == result.bytes_in == once.stat().st_size
+    assert any("kept as it was" in warning for warning in result.warnings)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_input_is_never_modified(tmp_path: Path, profile: str) -> None:
+    """This test ensures that compressing leaves the source file's bytes untouched."""
+    src = _image_pdf(tmp_path / "in.pdf", [_jpeg_image(_photo(800, 800))], inches=1)
+    before = hashlib.sha256(src.read_bytes()).hexdigest()
+    compress_pdf(src, tmp_path / "out.pdf", profile)
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == before
+
+
+def test_image_over_the_pixel_limit_is_kept_with_a_warning(tmp_path: Path) -> None:
+    """This test ensures that an image above the pixel limit is kept, not a crash."""
+    src = _image_pdf(tmp_path / "big.pdf", [_jpeg_image(_photo(1200, 1200))], inches=1)
+    dest = tmp_path / "out.pdf"
+    result = compress_pdf(src, dest, "ebook", limits=Limits(max_image_pixels=500_000))
+    assert any("pixel limit" in warning for warning in result.warnings)
+    with pikepdf.open(dest) as pdf:
+        assert int(pdf.pages[0].Resources.XObject.Im0.Width) == 1200
+
+
+@pytest.mark.parametrize("content", [b"%PDF-1.7\n1 0 obj <<", b"not a pdf at all", b""])
+def test_corrupt_input_is_corrupt_document(tmp_path: Path, content: bytes) -> None:
+    """This test ensures that an unreadable PDF raises CORRUPT_DOCUMENT and writes nothing."""
+    src = tmp_path / "broken.pdf"
+    src.write_bytes(content)
+    dest = tmp_path / "out.pdf"
+    with pytest.raises(DocumentError) as caught:
+        compress_pdf(src, dest, "ebook")
+    assert caught.value.code is ErrorCode.CORRUPT_DOCUMENT
+    assert str(tmp_path) not in caught.value.message
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_password_protected_input_is_encrypted_document(tmp_path: Path) -> None:
+    """This test ensures that a PDF that needs a password raises ENCRYPTED_DOCUMENT."""
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(text_pdf(1))
+    src = tmp_path / "locked.pdf"
+    with pikepdf.open(plain) as pdf:
+        pdf.save(src, encryption=pikepdf.Encryption(user="secret", owner="owner"))
+    with pytest.raises(DocumentError) as caught:
+        compress_pdf(src, tmp_path / "out.pdf", "lossless")
+    assert caught.value.code is ErrorCode.ENCRYPTED_DOCUMENT
+
+
+def test_unknown_profile_is_refused(tmp_path: Path) -> None:
+    """This test ensures that a profile name outside PROFILES is a ValueError."""
+    src = tmp_path / "in.pdf"
+    src.write_bytes(text_pdf(1))
+    with pytest.raises(ValueError, match="unknown profile"):
+        compress_pdf(src, tmp_path / "out.pdf", "tiny")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(
+    "name", ["sf_pdflatex-forms.pdf", "sf_pdflatex-outline.pdf", "sf_libreoffice-form.pdf"]
+)
+def test_structure_is_kept_on_real_documents(tmp_path: Path, name: str, profile: str) -> None:
+    """This test ensures that pages, form fields, annotations and outline entries survive."""
+    src = _corpus_file(name)
+    dest = tmp_path / "out.pdf"
+    compress_pdf(src, dest, profile)
+    before, after = _structure(src), _structure(dest)
+    assert after == before
+    assert sum(before[1:]) > 0  # the file really has fields, annotations or outlines
+
+
+def test_real_scan_shrinks_and_keeps_its_page(tmp_path: Path) -> None:
+    """This test ensures that a real 2400 DPI scan is downsampled by ebook."""
+    src = _corpus_file("ocr_2400dpi.pdf")
+    dest = tmp_path / "out.pdf"
+    result = compress_pdf(src, dest, "ebook")
+    assert result.bytes_out < result.bytes_in * 0.9
+    assert len(PdfReader(dest).pages) == len(PdfReader(src).pages)
