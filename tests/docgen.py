@@ -99,3 +99,114 @@ def zip_bundle(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return out.getvalue()
+
+
+# --- transform-stage documents: odd images and PDFs with active content -----------------
+
+
+def exif_jpeg(orientation: int, *, width: int = 320, height: int = 200) -> bytes:
+    """Returns a JPEG whose EXIF says to show it turned (``orientation`` 1-8)."""
+    image = picture(width, height)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif, dpi=(100, 100))
+    return out.getvalue()
+
+
+def cmyk_jpeg() -> bytes:
+    """Returns a CMYK JPEG; Pillow writes it inverted with an Adobe segment, as Photoshop does."""
+    out = io.BytesIO()
+    picture(160, 120, "CMYK").save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def animated(fmt: str, frames: int = 3, *, width: int = 120, height: int = 90) -> bytes:
+    """Returns an animated GIF or WebP with ``frames`` visibly different frames."""
+    images = [picture(width, height).rotate(30 * n) for n in range(frames)]
+    out = io.BytesIO()
+    images[0].save(out, format=fmt, save_all=True, append_images=images[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+def pixel_bomb_png(width: int = 40_000, height: int = 40_000) -> bytes:
+    """Returns a tiny PNG whose header declares ``width`` x ``height`` pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1024))
+        + chunk(b"IEND", b"")
+    )
+
+
+def active_content_pdf() -> bytes:
+    """Returns a 2-page text PDF with JavaScript and launch actions everywhere they hide.
+
+    Document JavaScript (/Names), /OpenAction JavaScript, catalog and page /AA, a link
+    that launches a program, a form field with a JavaScript action and /AA, and a
+    bookmark running JavaScript. Built with pikepdf so the structure is real.
+    """
+    import pikepdf
+
+    pdf = pikepdf.open(io.BytesIO(text_pdf(["Hello active", "Second page"])))
+    js = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS=pikepdf.String("app.alert(1)"))
+    root = pdf.Root
+    root.Names = pikepdf.Dictionary(
+        JavaScript=pikepdf.Dictionary(Names=pikepdf.Array([pikepdf.String("init"), js]))
+    )
+    root.OpenAction = pdf.make_indirect(js)
+    root.AA = pikepdf.Dictionary(WC=js)
+    page = pdf.pages[0].obj
+    page.AA = pikepdf.Dictionary(O=js)
+    launch = pikepdf.Dictionary(S=pikepdf.Name.Launch, F=pikepdf.String("calc.exe"), NewWindow=True)
+    link = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot,
+            Subtype=pikepdf.Name.Link,
+            Rect=[72, 72, 200, 100],
+            A=launch,
+        )
+    )
+    widget = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot,
+            Subtype=pikepdf.Name.Widget,
+            FT=pikepdf.Name.Btn,
+            T=pikepdf.String("button"),
+            Rect=[72, 200, 200, 230],
+            A=js,
+            AA=pikepdf.Dictionary(E=js),
+            P=page,
+        )
+    )
+    page.Annots = pikepdf.Array([link, widget])
+    root.AcroForm = pikepdf.Dictionary(Fields=pikepdf.Array([widget]))
+    with pdf.open_outline() as outline:
+        outline.root.append(pikepdf.OutlineItem("Start", 0))
+    first = root.Outlines.First
+    first.A = pikepdf.Dictionary(
+        S=pikepdf.Name.GoTo, D=[pdf.pages[0].obj, pikepdf.Name.Fit], Next=js
+    )
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def encrypted_pdf(*, user_password: str = "", owner_password: str | None = None) -> bytes:
+    """Returns ``text_pdf(2)`` encrypted with AES-256 (owner-only if no user password)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=io.BytesIO(text_pdf(["Secret one", "Secret two"])))
+    owner = owner_password or "docpipe-test-owner"
+    writer.encrypt(user_password=user_password, owner_password=owner, algorithm="AES-256")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

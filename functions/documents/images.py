@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 #: Pillow plugins allowed for each sniffed type; nothing else may parse the file.
 PILLOW_FORMATS: dict[str, tuple[str, ...]] = {
-    "jpeg": ("JPEG", "MPO"),
+    # The JPEG plugin itself returns multi-picture (MPO) files; MPO has no opener.
+    "jpeg": ("JPEG",),
     "png": ("PNG",),
     "tiff": ("TIFF",),
     "gif": ("GIF",),
