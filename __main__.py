@@ -1,0 +1,80 @@
+"""docpipe: an S3 upload becomes a compressed PDF, its text and a manifest.
+
+Settings -> network -> storage -> buckets -> functions -> workflow -> alarms -> outputs.
+The pieces live in pipeline/; DESIGN.md section 2 describes what they create.
+"""
+
+import pulumi
+
+from pipeline import config, packaging
+from pipeline.buckets import PrivateBucket, PrivateBucketArgs
+from pipeline.functions import Functions, FunctionsArgs
+from pipeline.network import Network, NetworkArgs
+from pipeline.operations import Operations, OperationsArgs
+from pipeline.storage import Storage, StorageArgs
+from pipeline.workflow import Workflow, WorkflowArgs
+
+settings = config.from_pulumi()
+name = f"docpipe-{pulumi.get_stack()}"
+
+network = Network(name, NetworkArgs(settings))
+storage = Storage(
+    name,
+    StorageArgs(settings, network.subnet_ids, network.efs_security_group_id),
+)
+buckets = {
+    role: PrivateBucket(
+        f"{name}-{role}",
+        PrivateBucketArgs(
+            noncurrent_version_days=settings.noncurrent_version_days,
+            force_destroy=not settings.protect,
+            eventbridge=role == "trigger",
+        ),
+    )
+    for role in ("trigger", "output")
+}
+functions = Functions(
+    name,
+    FunctionsArgs(
+        settings=settings,
+        subnet_ids=network.subnet_ids,
+        security_group_id=network.lambda_security_group_id,
+        file_system_arn=storage.file_system_arn,
+        access_point_arn=storage.access_point_arn,
+        mount_targets=storage.mount_targets,
+        trigger_bucket_arn=buckets["trigger"].arn,
+        output_bucket_name=buckets["output"].name,
+        output_bucket_arn=buckets["output"].arn,
+        code_archive=packaging.build_code_archive(),
+        layer_archive=packaging.build_layer(settings.architecture, settings.python_version),
+    ),
+)
+workflow = Workflow(
+    name,
+    WorkflowArgs(
+        settings=settings,
+        function_arns=functions.arns,
+        compress_function_name=functions.names["compress"],
+        trigger_bucket_name=buckets["trigger"].name,
+    ),
+)
+Operations(
+    name,
+    OperationsArgs(
+        settings=settings,
+        state_machine_arn=workflow.state_machine_arn,
+        function_names=functions.names,
+        file_system_id=storage.file_system_id,
+        dead_letter_queue_name=workflow.dead_letter_queue_name,
+    ),
+)
+
+pulumi.export("triggerBucket", buckets["trigger"].name)
+pulumi.export("outputBucket", buckets["output"].name)
+pulumi.export("stateMachineArn", workflow.state_machine_arn)
+pulumi.export("fileSystemId", storage.file_system_id)
+pulumi.export("accessPointArn", storage.access_point_arn)
+pulumi.export("ingestFunction", functions.names["ingest"])
+pulumi.export("transformFunction", functions.names["transform"])
+pulumi.export("compressFunction", functions.names["compress"])
+pulumi.export("deadLetterQueue", workflow.dead_letter_queue_name)

@@ -1,0 +1,295 @@
+"""The state machine, the S3 trigger that starts it, and the hourly workspace sweep."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from pipeline.config import Settings
+from pipeline.definition import state_machine_definition
+from pipeline.functions import XRAY_ACTIONS, assume_role_policy
+from pipeline.trigger import INPUT_PATHS, INPUT_TEMPLATE, event_pattern
+
+# CloudWatch Logs' log delivery API, which Step Functions uses to write its logs, does not
+# support resource-level permissions: "*" is the only resource it can be granted on.
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+# Step Functions' X-Ray integration also reads the sampling rules.
+STATES_XRAY_ACTIONS = (*XRAY_ACTIONS, "xray:GetSamplingRules", "xray:GetSamplingTargets")
+# EventBridge keeps retrying a failed delivery this long / this often (its maximums)
+# before it moves the event to the dead-letter queue.
+TRIGGER_MAX_EVENT_AGE_SECONDS = 24 * 60 * 60
+TRIGGER_MAX_RETRY_ATTEMPTS = 185
+DLQ_RETENTION_SECONDS = 14 * 24 * 60 * 60
+SWEEP_SCHEDULE = "rate(1 hour)"
+SWEEP_INPUT = {"action": "sweep"}
+
+
+def state_machine_policy(function_arns: list[Any]) -> dict[str, Any]:
+    """Returns the state machine role's policy: invoke exactly these functions."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "InvokeThePipelineFunctions",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                # The unqualified ARN and its versions/aliases (":*").
+                "Resource": [
+                    arn
+                    for function_arn in function_arns
+                    for arn in (function_arn, pulumi.Output.concat(function_arn, ":*"))
+                ],
+            },
+            {
+                # No resource-level permissions exist for these (see the constant).
+                "Sid": "DeliverLogs",
+                "Effect": "Allow",
+                "Action": list(LOG_DELIVERY_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                # X-Ray's trace upload has no resource-level permissions either.
+                "Sid": "UploadTraces",
+                "Effect": "Allow",
+                "Action": list(STATES_XRAY_ACTIONS),
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+def start_execution_policy(state_machine_arn: Any) -> dict[str, Any]:
+    """Returns the trigger role's policy: start executions of this state machine only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "StartThePipeline",
+                "Effect": "Allow",
+                "Action": ["states:StartExecution"],
+                "Resource": state_machine_arn,
+            }
+        ],
+    }
+
+
+def dead_letter_queue_policy(queue_arn: Any, rule_arn: Any) -> dict[str, Any]:
+    """Returns the DLQ's policy: only the trigger rule may send to it, and only over TLS."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "TriggerRuleDeadLetters",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            },
+            {
+                "Sid": "DenyWithoutTls",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "sqs:*",
+                "Resource": queue_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class WorkflowArgs:
+    """What the workflow needs: settings, the functions, and the trigger bucket.
+
+    Attributes:
+        settings: The stack's settings.
+        function_arns: ARNs of the ingest, transform and compress functions, by stage.
+        compress_function_name: The compress function, invoked by the hourly sweep.
+        trigger_bucket_name: The bucket whose new objects start executions.
+    """
+
+    settings: Settings
+    function_arns: dict[str, pulumi.Output[str]]
+    compress_function_name: pulumi.Input[str]
+    trigger_bucket_name: pulumi.Input[str]
+
+
+class Workflow(pulumi.ComponentResource):
+    """Step Functions, the EventBridge trigger, and the hourly sweep.
+
+    Creates: the state machine's log group, role and policy (invoke only the three
+    functions), the STANDARD state machine (logging and X-Ray tracing on); the trigger
+    rule on the trigger bucket's Object Created events, its target (input transformer,
+    retry policy, dead-letter queue), the target's role (start this state machine only),
+    the encrypted dead-letter queue and its policy; the hourly schedule rule that invokes
+    compress with ``{"action": "sweep"}`` and the permission letting it do so.
+
+    Attributes:
+        state_machine_arn: The state machine's ARN.
+        state_machine_name: The state machine's name.
+        dead_letter_queue_arn: Events that could not start an execution end up here.
+        dead_letter_queue_name: The dead-letter queue's name.
+    """
+
+    state_machine_arn: pulumi.Output[str]
+    state_machine_name: pulumi.Output[str]
+    dead_letter_queue_arn: pulumi.Output[str]
+    dead_letter_queue_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: WorkflowArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("docpipe:index:Workflow", name, None, opts)
+        settings = args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
+
+        # The "/aws/vendedlogs/" prefix keeps CloudWatch's resource policy for log
+        # deliveries within its size limit when many state machines log.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/aws/vendedlogs/states/{name}",
+            retention_in_days=settings.log_retention_days,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-role",
+            description="docpipe state machine",
+            assume_role_policy=pulumi.Output.json_dumps(
+                assume_role_policy("states.amazonaws.com", account_id)
+            ),
+            opts=child,
+        )
+        arns = args.function_arns
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(
+                state_machine_policy([arns["ingest"], arns["transform"], arns["compress"]])
+            ),
+            opts=child,
+        )
+        state_machine = aws.sfn.StateMachine(
+            f"{name}-state-machine",
+            name=name,
+            type="STANDARD",
+            role_arn=role.arn,
+            definition=pulumi.Output.json_dumps(
+                state_machine_definition(
+                    arns["ingest"],
+                    arns["transform"],
+                    arns["compress"],
+                    task_timeout_seconds=settings.task_timeout_seconds,
+                )
+            ),
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                level="ALL",
+                # Execution data holds object keys and extracted facts of documents; the
+                # execution history keeps it for 90 days, the logs need not copy it.
+                include_execution_data=False,
+                log_destination=pulumi.Output.concat(log_group.arn, ":*"),
+            ),
+            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
+            # Step Functions validates the role's permissions when it creates the machine.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+
+        dead_letters = aws.sqs.Queue(
+            f"{name}-trigger-dlq",
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            opts=child,
+        )
+        trigger_rule = aws.cloudwatch.EventRule(
+            f"{name}-trigger",
+            description="New objects in the docpipe trigger bucket start the pipeline",
+            event_pattern=pulumi.Output.json_dumps(
+                event_pattern(args.trigger_bucket_name, settings.trigger_prefix)
+            ),
+            opts=child,
+        )
+        aws.sqs.QueuePolicy(
+            f"{name}-trigger-dlq-policy",
+            queue_url=dead_letters.url,
+            policy=pulumi.Output.json_dumps(
+                dead_letter_queue_policy(dead_letters.arn, trigger_rule.arn)
+            ),
+            opts=child,
+        )
+        trigger_role = aws.iam.Role(
+            f"{name}-trigger-role",
+            description="docpipe trigger: start the pipeline",
+            assume_role_policy=pulumi.Output.json_dumps(assume_role_policy("events.amazonaws.com")),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-trigger-policy",
+            role=trigger_role.id,
+            policy=pulumi.Output.json_dumps(start_execution_policy(state_machine.arn)),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-trigger-target",
+            rule=trigger_rule.name,
+            arn=state_machine.arn,
+            role_arn=trigger_role.arn,
+            input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
+                input_paths=INPUT_PATHS,
+                input_template=INPUT_TEMPLATE,
+            ),
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_event_age_in_seconds=TRIGGER_MAX_EVENT_AGE_SECONDS,
+                maximum_retry_attempts=TRIGGER_MAX_RETRY_ATTEMPTS,
+            ),
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letters.arn),
+            opts=child,
+        )
+
+        sweep_rule = aws.cloudwatch.EventRule(
+            f"{name}-sweep",
+            description="Hourly removal of orphaned docpipe workspaces",
+            schedule_expression=SWEEP_SCHEDULE,
+            opts=child,
+        )
+        permission = aws.lambda_.Permission(
+            f"{name}-sweep-invoke",
+            action="lambda:InvokeFunction",
+            function=args.compress_function_name,
+            principal="events.amazonaws.com",
+            source_arn=sweep_rule.arn,
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-sweep-target",
+            rule=sweep_rule.name,
+            arn=arns["compress"],
+            input=json.dumps(SWEEP_INPUT),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
+
+        self.state_machine_arn = state_machine.arn
+        self.state_machine_name = state_machine.name
+        self.dead_letter_queue_arn = dead_letters.arn
+        self.dead_letter_queue_name = dead_letters.name
+        self.register_outputs(
+            {
+                "stateMachineArn": self.state_machine_arn,
+                "deadLetterQueueArn": self.dead_letter_queue_arn,
+            }
+        )
