@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -93,6 +95,9 @@ def _document_line(doc: Any) -> str:
         detail = f"{pages}, {_size(doc.bytes_in)} -> {_size(doc.bytes_out)}"
         if doc.failed_members:
             detail += f", {doc.failed_members} bundle members failed"
+        retried = sorted({f"{state} after {error}" for state, error in doc.failed_attempts})
+        if retried:
+            detail += ", retried " + "; ".join(retried)
         return f"  ok      {doc.source}  ({detail}, {doc.seconds:.1f} s)"
     error = doc.error or {"code": "INTERNAL_ERROR", "message": ""}
     line = f"  FAILED  {doc.source}  {error['code']}: {error['message']}"
@@ -130,6 +135,14 @@ class _Progress:
             self._bar.close()
 
 
+def _save_traceback() -> str:
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="docpipe-runner-", suffix=".log", delete=False, encoding="utf-8"
+    ) as handle:
+        traceback.print_exc(file=handle)
+        return handle.name
+
+
 def _print_summary(result: Any, out: IO[str]) -> None:
     for doc in result.documents:
         print(_document_line(doc), file=out)
@@ -160,8 +173,16 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"python -m pipeline run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted; nothing was written to the output directory", file=sys.stderr)
+        print("interrupted; the run was stopped and its workspace removed", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a defect of the runner: say so, keep the trace
+        trace = _save_traceback()
+        print(
+            f"python -m pipeline run: internal error in the local runner: "
+            f"{type(exc).__name__}: {exc} (traceback in {trace})",
+            file=sys.stderr,
+        )
+        return EXIT_INCOMPLETE
     finally:
         progress.close()
     if args.json:

@@ -14,6 +14,7 @@ standing in for the EFS mount) is checked: every job must have removed its own.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -93,6 +94,10 @@ class DocumentResult:
     Attributes:
         reported: For a failed document, whether its failure report exists in the
             output bucket (a failure without one is a defect of the pipeline).
+        failed_members: How many members of a bundle failed (the bundle succeeds).
+        failed_attempts: ``(state, error)`` of every task attempt that failed, from the
+            execution history, e.g. ``("Transform", "Lambda.ServiceException")`` for an
+            attempt that the definition then retried.
     """
 
     source: str
@@ -106,6 +111,7 @@ class DocumentResult:
     execution_arn: str
     reported: bool = True
     failed_members: int = 0
+    failed_attempts: tuple[tuple[str, str], ...] = ()
 
     @property
     def accounted_for(self) -> bool:
@@ -409,6 +415,21 @@ def _finish(
     )
 
 
+def _failed_attempts(sfn: Any, execution_arn: str) -> tuple[tuple[str, str], ...]:
+    """Returns ``(state, error)`` for each failed task attempt in an execution's history."""
+    attempts: list[tuple[str, str]] = []
+    state = ""
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        for event in page["events"]:
+            entered = event.get("stateEnteredEventDetails")
+            if entered is not None:
+                state = entered["name"]
+            failed = event.get("taskFailedEventDetails")
+            if event["type"] == "TaskFailed" and failed is not None:
+                attempts.append((state, str(failed.get("error", ""))))
+    return tuple(attempts)
+
+
 def _download_bucket(s3: Any, out_dir: Path) -> set[str]:
     root = out_dir.resolve()
     keys: set[str] = set()
@@ -594,6 +615,9 @@ def run(
                     still.append(execution)
                     continue
                 result = _finish(execution, description, s3, problems)
+                result = dataclasses.replace(
+                    result, failed_attempts=_failed_attempts(sfn, execution.arn)
+                )
                 results.append(result)
                 if on_document is not None:
                     on_document(result)
