@@ -284,10 +284,22 @@ def _outline(first: Any) -> Iterator[pikepdf.Dictionary]:
 
 
 def describe(opened: OpenedPdf) -> dict[str, Any]:
-    """Returns the facts about an opened PDF: version, producer, page sizes, images."""
+    """Returns the facts about an opened PDF: version, producer, page sizes, images.
+
+    Raises:
+        DocumentError: ``CORRUPT_DOCUMENT`` if qpdf cannot resolve the objects involved.
+    """
     import pikepdf
 
-    pdf = opened.pdf
+    try:
+        return _describe(opened.pdf)
+    except (pikepdf.PdfError, RuntimeError) as err:
+        raise _corrupt() from err
+
+
+def _describe(pdf: pikepdf.Pdf) -> dict[str, Any]:
+    import pikepdf
+
     sizes: list[list[float] | None] = []
     images: set[tuple[int, int]] = set()
     direct_images = 0
