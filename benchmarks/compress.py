@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT / ".." / "shared" / "corpus"
@@ -160,6 +161,7 @@ class Structure:
     fields: int
     annotations: int
     outlines: int
+    image_pages: int  # pages that draw an image (XObject or inline): images not dropped
     text_chars: int  # characters extracted from the first TEXT_PAGES pages
 
 
@@ -196,6 +198,27 @@ def _count_outlines(root: object) -> int:
     return count
 
 
+def _draws_image(content: Any, resources: object, depth: int = 0) -> bool:
+    import pikepdf
+
+    xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+    for instruction in pikepdf.parse_content_stream(content, "Do EI"):
+        if str(instruction.operator) == "EI":
+            return True
+        if not isinstance(xobjects, pikepdf.Dictionary) or not instruction.operands:
+            continue
+        xobject = xobjects.get(str(instruction.operands[0]))
+        if not isinstance(xobject, pikepdf.Stream):
+            continue
+        if xobject.get("/Subtype") == "/Image":
+            return True
+        if xobject.get("/Subtype") == "/Form" and depth < 8:
+            inner = xobject.get("/Resources", resources)
+            if _draws_image(xobject, inner, depth + 1):
+                return True
+    return False
+
+
 def structure(path: Path) -> Structure | None:
     """Returns what a reader sees of a PDF, or None if it does not open."""
     import logging
@@ -211,6 +234,7 @@ def structure(path: Path) -> Structure | None:
             annotations = sum(len(page.obj.get("/Annots", [])) for page in pdf.pages)
             outlines = _count_outlines(root.get("/Outlines"))
             pages = len(pdf.pages)
+            image_pages = sum(_draws_image(page, page.obj.get("/Resources")) for page in pdf.pages)
     except (pikepdf.PdfError, pikepdf.PasswordError, ValueError, TypeError, AttributeError):
         return None
     text = 0
@@ -221,7 +245,7 @@ def structure(path: Path) -> Structure | None:
             text += len("".join(page.extract_text().split()))
     except Exception:  # noqa: BLE001 - text counting must not stop the benchmark
         text = -1
-    return Structure(pages, fields, annotations, outlines, text)
+    return Structure(pages, fields, annotations, outlines, image_pages, text)
 
 
 # --- running -------------------------------------------------------------------------------
@@ -314,11 +338,13 @@ def compare(row: Row, before: Structure | None, dest: Path) -> None:
         row.status, row.detail = "failed", "output does not open"
         return
     if before is None:
-        row.structure_kept = None
+        # Nothing to compare with, and ghostscript exits 0 writing a one-page error PDF
+        # for inputs it cannot read: a result that cannot be checked does not count.
+        row.status, row.detail = "failed", "input does not open: output cannot be verified"
         return
     lost = [
         f"{name} {getattr(before, name)}->{getattr(after, name)}"
-        for name in ("pages", "fields", "annotations", "outlines")
+        for name in ("pages", "fields", "annotations", "outlines", "image_pages")
         if getattr(after, name) != getattr(before, name)
     ]
     if before.text_chars > 0 and after.text_chars < before.text_chars * 0.9:
@@ -448,8 +474,6 @@ def main(argv: list[str] | None = None) -> int:
                 dest.unlink(missing_ok=True)
                 row = measure(tool, src, dest)
                 row.file = name
-                if before is None and row.status == "ok":
-                    row.detail = "input does not open without a password or repair"
                 compare(row, before, dest)
                 rows[tool.name].append(row)
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:

@@ -465,7 +465,9 @@ def _is_photo(picture: Image.Image) -> bool:
     """Tells photographs (many colours, JPEG suits them) from drawings and screenshots."""
     from PIL import Image
 
-    sample = picture.copy()
-    # Nearest-neighbour keeps the colours that are there: a drawing stays a drawing.
-    sample.thumbnail((256, 256), Image.Resampling.NEAREST)
+    # Nearest-neighbour keeps the colours that are there (a drawing stays a drawing), and
+    # resizing straight to the sample size never copies a large image whole.
+    scale = min(1.0, 256 / max(picture.size))
+    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
+    sample = picture.resize(size, Image.Resampling.NEAREST)
     return sample.getcolors(maxcolors=256) is None

@@ -206,6 +206,26 @@ def test_shared_image_is_reencoded_once_and_keeps_its_soft_mask(tmp_path: Path) 
         assert (int(image.SMask.Width), int(image.SMask.Height)) == (300, 300)
 
 
+def test_lossy_profiles_drop_other_applications_private_data(tmp_path: Path) -> None:
+    """This test ensures that ebook drops /PieceInfo and lossless keeps it."""
+    src = tmp_path / "in.pdf"
+    src.write_bytes(text_pdf(2))
+    with pikepdf.open(src, allow_overwriting_input=True) as pdf:
+        private = pikepdf.Stream(pdf, bytes(range(256)) * 2000)  # incompressible-ish
+        piece = pikepdf.Dictionary(Illustrator=pikepdf.Dictionary(Private=private))
+        pdf.Root.PieceInfo = piece
+        pdf.pages[0].obj.PieceInfo = piece
+        pdf.save(src)
+    compress_pdf(src, tmp_path / "ebook.pdf", "ebook")
+    compress_pdf(src, tmp_path / "lossless.pdf", "lossless")
+    with pikepdf.open(tmp_path / "ebook.pdf") as pdf:
+        assert "/PieceInfo" not in pdf.Root
+        assert "/PieceInfo" not in pdf.pages[0].obj
+    with pikepdf.open(tmp_path / "lossless.pdf") as pdf:
+        assert "/PieceInfo" in pdf.Root
+        assert "/PieceInfo" in pdf.pages[0].obj
+
+
 def test_never_larger_than_the_input(tmp_path: Path) -> None:
     """This test ensures that an input compression cannot shrink is copied byte for byte."""
     first = tmp_path / "first.pdf"
