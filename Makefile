@@ -29,7 +29,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The anchors (qpdf, ghostscript) are installed with apt when missing and we are root;
+# otherwise their rows are skipped and the command to install them is printed.
 bench: $(STAMP)
+	@command -v qpdf >/dev/null && command -v gs >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq qpdf ghostscript; \
+	  else echo "qpdf/ghostscript missing, their rows are skipped: sudo apt-get install qpdf ghostscript"; fi; }
 	$(BIN)/python benchmarks/compress.py
 	$(BIN)/python benchmarks/coldstart.py
 
