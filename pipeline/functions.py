@@ -76,7 +76,15 @@ def stage_statements(
                     pulumi.Output.concat(output_bucket_arn, "/processed/*"),
                     pulumi.Output.concat(output_bucket_arn, "/failed/*"),
                 ],
-            }
+            },
+            {
+                # A retried compress whose first attempt already published and removed the
+                # workspace reads its own manifest back to return the same result.
+                "Sid": "ReadOwnManifests",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": pulumi.Output.concat(output_bucket_arn, "/processed/*"),
+            },
         ]
     if stage == "transform":
         return []

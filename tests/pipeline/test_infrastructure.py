@@ -406,7 +406,8 @@ def test_iam_grants_name_concrete_arns(program: Program) -> pulumi.Output[Any]:
 @pulumi.runtime.test
 def test_each_function_gets_only_its_own_s3_access(program: Program) -> pulumi.Output[Any]:
     """This test ensures that ingest may only read the trigger bucket, compress may only
-    write processed/ and failed/ in the output bucket, and transform has no S3 access."""
+    write processed/ and failed/ (and read back processed/) in the output bucket, and
+    transform has no S3 access."""
 
     def check(values: list[str]) -> None:
         trigger_arn, output_arn = values
@@ -426,7 +427,8 @@ def test_each_function_gets_only_its_own_s3_access(program: Program) -> pulumi.O
         }
         assert s3_grants("docpipe-dev-transform-policy") == {}
         assert s3_grants("docpipe-dev-compress-policy") == {
-            "s3:PutObject": [f"{output_arn}/failed/*", f"{output_arn}/processed/*"]
+            "s3:PutObject": [f"{output_arn}/failed/*", f"{output_arn}/processed/*"],
+            "s3:GetObject": [f"{output_arn}/processed/*"],
         }
         logs = [
             s["Resource"]
