@@ -45,8 +45,18 @@ PILLOW_FORMATS: dict[str, tuple[str, ...]] = {
 }
 
 # What Pillow raises for damaged or truncated input (SyntaxError is its "not this
-# format" signal, struct.error and EOFError come from short headers).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
+# format" signal, struct.error and EOFError come from short headers, TypeError and
+# KeyError from TIFF directories missing required tags). Only Pillow calls are guarded.
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    struct.error,
+    IndexError,
+    TypeError,
+    KeyError,
+)
 
 #: A resolution outside this range (dots per inch) is a placeholder, not a measurement.
 _DPI_RANGE = (20.0, 10_000.0)
@@ -295,9 +305,11 @@ def _add_frame(
     else:
         try:
             image.load()
-            base, mask = split_alpha(image)
         except _DECODE_ERRORS as err:
             raise _corrupt(kind) from err
+        if image.mode in ("P", "PA") and image.palette is None:
+            raise _corrupt(kind)  # a palette image whose palette was lost
+        base, mask = split_alpha(image)
         xobject, alpha = _add_flate(writer, base, mask, icc), mask is not None
         encoding = "flate"
     place = placement(size, dpi, orientation)

@@ -99,7 +99,34 @@ def open_pdf(src: Path, limits: Limits) -> OpenedPdf:
     except BaseException:
         pdf.close()
         raise
+    if not opened.repairs and not _pypdf_reads(src):
+        # qpdf tolerates some damage silently (a stray byte after startxref); a copy must
+        # open in every reader downstream, so such a file is rewritten like a repaired one.
+        opened.repairs.append("pypdf could not read the file's trailer or page tree")
     return opened
+
+
+def _pypdf_reads(src: Path) -> bool:
+    """True if pypdf reads the trailer, cross-reference data and page tree of ``src``."""
+    import warnings
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    with open(src, "rb") as handle, warnings.catch_warnings(), _quiet_pypdf():
+        warnings.simplefilter("ignore")
+        try:
+            return len(PdfReader(handle, strict=False).pages) > 0
+        except (
+            PyPdfError,
+            ValueError,
+            KeyError,
+            TypeError,
+            IndexError,
+            AttributeError,
+            RecursionError,
+        ):
+            return False
 
 
 def _corrupt() -> DocumentError:

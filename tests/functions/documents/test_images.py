@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -11,6 +12,8 @@ from typing import Any, cast
 import pikepdf
 import pypdf
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 from functions.documents.images import placement, split_alpha
@@ -333,3 +336,44 @@ def test_corpusimages(
     assert len(_pages(document)) == result.pages == pages
     assert document.stat().st_size <= source.stat().st_size * 1.25 + 4096
     images(document)
+
+
+_FUZZ_BASES = [
+    ("jpeg", docgen.exif_jpeg(6, width=64, height=48)),
+    ("png", docgen.image_bytes("PNG", width=64, height=48, mode="P")),
+    ("tiff", docgen.multipage_tiff(2, width=40, height=30)),
+    ("gif", docgen.animated("GIF", 2, width=40, height=30)),
+    ("webp", docgen.animated("WEBP", 2, width=40, height=30)),
+    ("bmp", docgen.image_bytes("BMP", width=40, height=30)),
+]
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    base=st.sampled_from(_FUZZ_BASES),
+    position=st.integers(min_value=4, max_value=10_000),
+    junk=st.binary(min_size=1, max_size=16),
+    cut=st.booleans(),
+)
+def test_damaged_images_only_raise_document_errors(
+    tmp_path: Path, base: tuple[str, bytes], position: int, junk: bytes, cut: bool
+) -> None:
+    """This test ensures that an image overwritten or cut anywhere with random bytes either
+    becomes a PDF with one page per frame or fails with a DocumentError, never a crash or
+    an escaped Pillow warning."""
+    kind, data = base
+    position %= len(data)
+    damaged = data[:position] + junk + (b"" if cut else data[position + len(junk) :])
+    case = Path(tempfile.mkdtemp(dir=tmp_path))  # hypothesis may replay an example
+    outcome: Normalised | DocumentError
+    try:
+        outcome = _run(case, damaged, kind, Limits(max_image_pixels=10_000_000))
+    except DocumentError as err:
+        outcome = err
+    if isinstance(outcome, DocumentError):
+        assert outcome.code in {ErrorCode.CORRUPT_DOCUMENT, ErrorCode.IMAGE_TOO_LARGE}
+    else:
+        reader = pypdf.PdfReader(case / "out" / "document.pdf")
+        assert len(reader.pages) == outcome.pages
