@@ -77,7 +77,9 @@ def picture(width: int = 320, height: int = 240, mode: str = "RGB") -> Image.Ima
     return rgb.convert(mode)
 
 
-def image_bytes(fmt: str, *, width: int = 320, height: int = 240, mode: str = "RGB", **save) -> bytes:
+def image_bytes(
+    fmt: str, *, width: int = 320, height: int = 240, mode: str = "RGB", **save
+) -> bytes:
     """Returns ``picture()`` encoded as ``fmt`` (JPEG, PNG, TIFF, GIF, BMP, WEBP)."""
     out = io.BytesIO()
     picture(width, height, mode).save(out, format=fmt, **save)
@@ -88,7 +90,9 @@ def multipage_tiff(pages: int = 3, *, width: int = 200, height: int = 150) -> by
     """Returns a TIFF with ``pages`` frames."""
     frames = [picture(width + 10 * n, height) for n in range(pages)]
     out = io.BytesIO()
-    frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate")
+    frames[0].save(
+        out, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_deflate"
+    )
     return out.getvalue()
 
 
