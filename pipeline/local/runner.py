@@ -53,6 +53,7 @@ DUMMY_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "docpipe-local",
 }
 _POLL_SECONDS = 0.1
+S3_MAX_KEY_BYTES = 1024
 _LAMBDA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -178,20 +179,35 @@ class RunResult:
         }
 
 
-def collect_inputs(paths: Sequence[Path], key_prefix: str = "") -> list[InputDocument]:
+def collect_inputs(
+    paths: Sequence[Path], key_prefix: str = "", exclude: Sequence[Path] = ()
+) -> list[InputDocument]:
     """Returns the files to process, keyed relative to the directory each was found in.
 
     A file argument is keyed by its name; files under a directory argument by their path
     relative to it (subdirectories included, symbolic links to directories not followed).
 
+    Args:
+        paths: Files and directories.
+        key_prefix: Prepended to every key (the stack's trigger prefix).
+        exclude: Directories not to search, e.g. the output directory of this run, so
+            that running on ``.`` twice does not process the first run's outputs.
+
     Raises:
-        UsageError: A path does not exist or is not a file or directory, two inputs
-            would get the same key, or there is nothing to process.
+        UsageError: A path does not exist or is not a file or directory, a name cannot
+            be an S3 key, two inputs would get the same key, or there is nothing to do.
     """
     found: dict[str, Path] = {}
+    skipped = {path.resolve() for path in exclude}
 
     def add(path: Path, relative: str) -> None:
         key = key_prefix + relative
+        try:
+            encoded = key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{path}: the file name is not valid UTF-8") from None
+        if len(encoded) > S3_MAX_KEY_BYTES:
+            raise UsageError(f"{path}: the key {key!r} is longer than S3 allows")
         previous = found.get(key)
         if previous is not None and previous.resolve() != path.resolve():
             raise UsageError(f"{previous} and {path} would both be uploaded as {key!r}")
@@ -200,7 +216,9 @@ def collect_inputs(paths: Sequence[Path], key_prefix: str = "") -> list[InputDoc
     for given in paths:
         if given.is_dir():
             for folder, dirnames, filenames in os.walk(given):
-                dirnames.sort()
+                dirnames[:] = sorted(
+                    name for name in dirnames if (Path(folder) / name).resolve() not in skipped
+                )
                 for name in sorted(filenames):
                     path = Path(folder) / name
                     if path.is_file():  # regular files and links to them; no sockets
@@ -529,7 +547,7 @@ def run(
 
         if profile not in PROFILES:
             raise UsageError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    documents = collect_inputs([Path(p) for p in paths], settings.trigger_prefix)
+    documents = collect_inputs([Path(p) for p in paths], settings.trigger_prefix, [out_dir])
     if on_start is not None:
         on_start(len(documents))
     out_dir.mkdir(parents=True, exist_ok=True)

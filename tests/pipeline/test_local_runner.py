@@ -231,12 +231,17 @@ def test_the_trigger_mapping_turns_a_real_event_into_the_execution_input() -> No
 
 def test_inputs_are_keyed_relative_to_the_directory_given(tmp_path: Path) -> None:
     """This test ensures that directories are searched recursively with keys relative to
-    them, and that a file argument is keyed by its name."""
+    them, that a file argument is keyed by its name, and that the output directory of
+    the run is never taken as input."""
     (tmp_path / "docs" / "a" / "b").mkdir(parents=True)
     (tmp_path / "docs" / "top.pdf").write_bytes(b"1")
     (tmp_path / "docs" / "a" / "b" / "deep.png").write_bytes(b"2")
     (tmp_path / "single.jpg").write_bytes(b"3")
-    found = collect_inputs([tmp_path / "docs", tmp_path / "single.jpg"], "inbox/")
+    (tmp_path / "docs" / "out" / "processed").mkdir(parents=True)
+    (tmp_path / "docs" / "out" / "processed" / "top.pdf").write_bytes(b"4")
+    found = collect_inputs(
+        [tmp_path / "docs", tmp_path / "single.jpg"], "inbox/", exclude=[tmp_path / "docs" / "out"]
+    )
     assert [doc.key for doc in found] == ["inbox/a/b/deep.png", "inbox/single.jpg", "inbox/top.pdf"]
     assert found[0].path == tmp_path / "docs" / "a" / "b" / "deep.png"
 
