@@ -106,6 +106,7 @@ def moto_server(invoker: Invoker) -> Iterator[str]:
     saved_levels = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
     original_invoke = LambdaFunction.invoke
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    completed = False
     try:
         moto_api_backend.reset()
         for name in _NOISY_LOGGERS:
@@ -119,6 +120,7 @@ def moto_server(invoker: Invoker) -> Iterator[str]:
         host, port = server.get_host_and_port()
         os.environ["MOTO_PORT"] = str(port)
         yield f"http://{host}:{port}"
+        completed = True
     finally:
         with contextlib.suppress(AssertionError, AttributeError):
             server.stop()  # raises if start() never got as far as creating the thread
@@ -130,6 +132,9 @@ def moto_server(invoker: Invoker) -> Iterator[str]:
         else:
             os.environ["MOTO_PORT"] = saved_port
         moto_api_backend.reset()
-        for name, level in saved_levels.items():
-            logging.getLogger(name).setLevel(level)
+        # After an interruption, executions still running in moto's (daemon) threads fail
+        # against the stopped server and would log it; keep them quiet for good then.
+        if completed:
+            for name, level in saved_levels.items():
+                logging.getLogger(name).setLevel(level)
         _ACTIVE.release()
