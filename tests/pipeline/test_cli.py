@@ -62,14 +62,28 @@ def test_the_text_summary_names_each_document_and_its_outcome(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """This test ensures that without --json a person reads one line per document with
-    its code and message, a total line, and plain progress lines off a terminal."""
-    code = main(["run", str(SAMPLES / "not-really.pdf"), "--out", str(tmp_path / "out")])
+    its code and message, a total line, plain progress lines off a terminal, and that
+    --logs keeps the functions' JSON log lines."""
+    logs = tmp_path / "logs"
+    code = main(
+        [
+            "run",
+            str(SAMPLES / "not-really.pdf"),
+            "--out",
+            str(tmp_path / "out"),
+            "--logs",
+            str(logs),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0
     assert "FAILED  not-really.pdf  UNSUPPORTED_TYPE: The document is not a PDF" in captured.out
     assert "1 documents: 0 succeeded, 1 failed" in captured.out
     assert "[1/1] failed not-really.pdf" in captured.err
     assert (tmp_path / "out" / "failed" / "not-really.pdf.json").is_file()
+    records = [json.loads(line) for line in (logs / "ingest.log").read_text().splitlines()]
+    assert any(r.get("stage") == "ingest" and r.get("job") for r in records)
+    assert (logs / "compress.log").read_text()  # the failure step ran and logged
 
 
 @pytest.mark.slow
