@@ -34,7 +34,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from functions.errors import ErrorCode
-from pipeline.config import Settings, function_environment, load_stack_settings
+from pipeline.config import PROFILES, Settings, function_environment, load_stack_settings
 from pipeline.definition import state_machine_definition
 from pipeline.local.invoker import FunctionPool, FunctionSpec, InvocationResult
 from pipeline.local.moto_hooks import LambdaServiceError, moto_server
@@ -542,11 +542,8 @@ def run(
         raise UsageError(f"stack {stack!r} has no settings file: {exc.filename}") from None
     except ValueError as exc:
         raise UsageError(f"stack {stack!r}: {exc}") from None
-    if profile is not None:
-        from pipeline.config import PROFILES
-
-        if profile not in PROFILES:
-            raise UsageError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if profile is not None and profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     documents = collect_inputs([Path(p) for p in paths], settings.trigger_prefix, [out_dir])
     if on_start is not None:
         on_start(len(documents))
@@ -554,7 +551,6 @@ def run(
 
     lambdas = LocalLambda(transient_failures)
     problems: list[str] = []
-    results: list[DocumentResult] = []
     with contextlib.ExitStack() as stack_:
         scratch, mount = stack_.enter_context(_scratch(mount))
         archive = code_archive or build_code_archive(scratch / "functions.zip")
@@ -567,80 +563,11 @@ def run(
         stack_.callback(lambdas.close)
         endpoint = stack_.enter_context(moto_server(lambdas))
         clients = _clients(endpoint)
-        s3, sfn, lam, iam = (
-            clients["s3"],
-            clients["stepfunctions"],
-            clients["lambda"],
-            clients["iam"],
+        s3, sfn = clients["s3"], clients["stepfunctions"]
+        machine_arn = _deploy(clients, settings, archive, task_root, mount, endpoint, lambdas, logs)
+        results = _execute(
+            documents, s3, sfn, machine_arn, profile, concurrency, on_document, problems
         )
-
-        for bucket in (TRIGGER_BUCKET, OUTPUT_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        function_env = function_environment(
-            settings, output_bucket=OUTPUT_BUCKET, mount_path=str(mount)
-        )
-        arns: dict[str, str] = {}
-        code = archive.read_bytes()
-        for name, handler in HANDLERS.items():
-            memory = settings.memory_mb[name]
-            created = lam.create_function(
-                FunctionName=f"docpipe-{name}",
-                Runtime=f"python{settings.python_version}",
-                Role=_role(iam, f"docpipe-{name}", _LAMBDA_TRUST),
-                Handler=handler,
-                Code={"ZipFile": code},
-                Timeout=settings.function_timeout_seconds,
-                MemorySize=memory,
-                Architectures=[settings.architecture],
-                Environment={"Variables": function_env},
-            )
-            arn = str(created["FunctionArn"])
-            arns[name] = arn
-            spec = FunctionSpec(
-                name=f"docpipe-{name}",
-                arn=arn,
-                handler=handler,
-                task_root=task_root,
-                environment=_worker_environment(name, function_env, task_root, endpoint, memory),
-                timeout_seconds=settings.function_timeout_seconds,
-                memory_mb=memory,
-            )
-            lambdas.add(name, FunctionPool(spec, logs.get(name)))
-        definition = state_machine_definition(
-            arns["ingest"],
-            arns["transform"],
-            arns["compress"],
-            task_timeout_seconds=settings.task_timeout_seconds,
-        )
-        machine_arn = sfn.create_state_machine(
-            name=STATE_MACHINE,
-            definition=json.dumps(definition),
-            roleArn=_role(iam, "docpipe-states", _STATES_TRUST),
-            type="STANDARD",
-        )["stateMachineArn"]
-
-        pending = list(reversed(documents))
-        running: list[_Execution] = []
-        while pending or running:
-            while pending and len(running) < concurrency:
-                running.append(_start(pending.pop(), s3, sfn, machine_arn, profile))
-            time.sleep(_POLL_SECONDS)
-            still: list[_Execution] = []
-            for execution in running:
-                description = sfn.describe_execution(executionArn=execution.arn)
-                if description["status"] == "RUNNING":
-                    still.append(execution)
-                    continue
-                result = _finish(execution, description, s3, problems)
-                result = dataclasses.replace(
-                    result, failed_attempts=_failed_attempts(sfn, execution.arn)
-                )
-                results.append(result)
-                if on_document is not None:
-                    on_document(result)
-            running = still
-
         present = _download_bucket(s3, out_dir)
         for result in results:
             missing = [key for key in result.outputs if key not in present]
@@ -681,3 +608,102 @@ def _start(
         stateMachineArn=machine_arn, name=str(uuid.uuid4()), input=json.dumps(execution_input)
     )
     return _Execution(doc=doc, arn=str(started["executionArn"]), size=size)
+
+
+def _deploy(
+    clients: Mapping[str, Any],
+    settings: Settings,
+    archive: Path,
+    task_root: Path,
+    mount: Path,
+    endpoint: str,
+    lambdas: LocalLambda,
+    logs: Mapping[str, IO[bytes]],
+) -> str:
+    """Creates in moto what ``pulumi up`` creates for a run; returns the state machine ARN.
+
+    That is the versioned trigger and output buckets, the three functions (the archive,
+    handler, timeout, memory and environment the stack gives them) with their local
+    workers, and the state machine with the deployed definition.
+    """
+    s3, lam, iam = clients["s3"], clients["lambda"], clients["iam"]
+    for bucket in (TRIGGER_BUCKET, OUTPUT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    function_env = function_environment(
+        settings, output_bucket=OUTPUT_BUCKET, mount_path=str(mount)
+    )
+    arns: dict[str, str] = {}
+    code = archive.read_bytes()
+    for name, handler in HANDLERS.items():
+        memory = settings.memory_mb[name]
+        created = lam.create_function(
+            FunctionName=f"docpipe-{name}",
+            Runtime=f"python{settings.python_version}",
+            Role=_role(iam, f"docpipe-{name}", _LAMBDA_TRUST),
+            Handler=handler,
+            Code={"ZipFile": code},
+            Timeout=settings.function_timeout_seconds,
+            MemorySize=memory,
+            Architectures=[settings.architecture],
+            Environment={"Variables": function_env},
+        )
+        arns[name] = str(created["FunctionArn"])
+        spec = FunctionSpec(
+            name=f"docpipe-{name}",
+            arn=arns[name],
+            handler=handler,
+            task_root=task_root,
+            environment=_worker_environment(name, function_env, task_root, endpoint, memory),
+            timeout_seconds=settings.function_timeout_seconds,
+            memory_mb=memory,
+        )
+        lambdas.add(name, FunctionPool(spec, logs.get(name)))
+    definition = state_machine_definition(
+        arns["ingest"],
+        arns["transform"],
+        arns["compress"],
+        task_timeout_seconds=settings.task_timeout_seconds,
+    )
+    created_machine = clients["stepfunctions"].create_state_machine(
+        name=STATE_MACHINE,
+        definition=json.dumps(definition),
+        roleArn=_role(iam, "docpipe-states", _STATES_TRUST),
+        type="STANDARD",
+    )
+    return str(created_machine["stateMachineArn"])
+
+
+def _execute(
+    documents: Sequence[InputDocument],
+    s3: Any,
+    sfn: Any,
+    machine_arn: str,
+    profile: str | None,
+    concurrency: int,
+    on_document: Callable[[DocumentResult], None] | None,
+    problems: list[str],
+) -> list[DocumentResult]:
+    """Uploads and starts documents, at most ``concurrency`` at a time, until all end."""
+    results: list[DocumentResult] = []
+    pending = list(reversed(documents))
+    running: list[_Execution] = []
+    while pending or running:
+        while pending and len(running) < concurrency:
+            running.append(_start(pending.pop(), s3, sfn, machine_arn, profile))
+        time.sleep(_POLL_SECONDS)
+        still: list[_Execution] = []
+        for execution in running:
+            description = sfn.describe_execution(executionArn=execution.arn)
+            if description["status"] == "RUNNING":
+                still.append(execution)
+                continue
+            result = _finish(execution, description, s3, problems)
+            result = dataclasses.replace(
+                result, failed_attempts=_failed_attempts(sfn, execution.arn)
+            )
+            results.append(result)
+            if on_document is not None:
+                on_document(result)
+        running = still
+    return results
