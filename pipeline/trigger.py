@@ -24,8 +24,7 @@ INPUT_PATHS: dict[str, str] = {
 # Placeholders outside quotes take the JSON value as it is (strings keep their quotes,
 # numbers stay numbers), which is what the execution input contract wants.
 INPUT_TEMPLATE = (
-    '{"bucket": <bucket>, "key": <key>, "versionId": <versionId>, '
-    '"etag": <etag>, "size": <size>}'
+    '{"bucket": <bucket>, "key": <key>, "versionId": <versionId>, "etag": <etag>, "size": <size>}'
 )
 
 
