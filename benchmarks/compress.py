@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import json
 import shutil
 import subprocess
@@ -118,7 +119,7 @@ def run_worker(tool: str, src: Path, dest: Path) -> None:
     if tool.startswith("ours-") or tool == "pikepdf":
         # pikepdf's save imports lxml on first use (to update XMP metadata): a one-off
         # import, not per-document work, for both pikepdf-based tools alike.
-        import lxml.etree  # noqa: F401
+        importlib.import_module("lxml.etree")
     if tool.startswith("ours-"):
         # compress_pdf imports pikepdf, Pillow and its image pass lazily (cold start);
         # a warm Lambda has them already, and the pikepdf anchor imports before its
