@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import struct
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,22 +113,31 @@ def _pypdf_reads(src: Path) -> bool:
     import warnings
 
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     with open(src, "rb") as handle, warnings.catch_warnings(), _quiet_pypdf():
         warnings.simplefilter("ignore")
         try:
             return len(PdfReader(handle, strict=False).pages) > 0
-        except (
-            PyPdfError,
-            ValueError,
-            KeyError,
-            TypeError,
-            IndexError,
-            AttributeError,
-            RecursionError,
-        ):
+        except _pypdf_errors():
             return False
+
+
+def _pypdf_errors() -> tuple[type[BaseException], ...]:
+    """What pypdf raises for malformed files, fonts and content streams."""
+    from pypdf.errors import PyPdfError
+
+    return (
+        PyPdfError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        ZeroDivisionError,
+        RecursionError,
+        struct.error,
+        zlib.error,
+    )
 
 
 def _corrupt() -> DocumentError:
@@ -393,27 +404,13 @@ def extract_text(path: Path, pages: int) -> tuple[list[str], list[int]]:
         The text of every page (empty for a page without text or whose text failed),
         and the 1-based numbers of the pages whose extraction failed.
     """
-    import struct
     import warnings
-    import zlib
 
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     # pypdf raises these for malformed content streams and fonts; one page's failure
     # must not cost the document its other pages' text.
-    errors = (
-        PyPdfError,
-        ValueError,
-        KeyError,
-        TypeError,
-        IndexError,
-        AttributeError,
-        ZeroDivisionError,
-        RecursionError,
-        struct.error,
-        zlib.error,
-    )
+    errors = _pypdf_errors()
     texts: list[str] = []
     failed: list[int] = []
     with open(path, "rb") as handle, warnings.catch_warnings(), _quiet_pypdf():
