@@ -37,6 +37,12 @@ _MAX_FORM_DEPTH = 12
 # Largest decoded image (bytes) the pass will hold in memory at once. A bigger image is
 # kept as it is, so that one image never decides the function's peak memory.
 _MAX_DECODED_BYTES = 256 * 1024 * 1024
+# Flate images larger than this decoded are inflated and reduced a strip of rows at a
+# time (when they are downsampled), so that their size never decides peak memory; a
+# strip holds about this many decoded bytes.
+_STRIP_BYTES = 16 * 1024 * 1024
+# Compressed input fed to the inflater at once while decoding by strips.
+_INFLATE_CHUNK = 1 << 20
 # Images smaller than this (encoded) are not worth the decode: the saving is at most a
 # few hundred bytes.
 _MIN_STREAM_BYTES = 2048
@@ -398,17 +404,30 @@ class ImageRewriter:
         from PIL import Image
 
         expected = width * height * components
-        if expected > _MAX_DECODED_BYTES or width * height > self.max_pixels:
+        factor = min(width // target[0], height // target[1])
+        if width * height > self.max_pixels:
             self.report.skipped_too_large.append(f"image {image.objgen[0]} ({width}x{height})")
             return None
-        data = image.read_bytes()
-        if len(data) < expected:
-            raise ValueError("image data is shorter than its dimensions")
-        picture = Image.frombuffer(mode, (width, height), data[:expected], "raw", mode, 0, 1)
-        resized = _resize(picture, target)
-        if _is_photo(picture):
+        if factor >= 2 and expected > _STRIP_BYTES and _plain_flate(image):
+            # Large and downsampled: inflate and reduce by strips, memory bounded by a
+            # strip and the reduced image whatever the image's size.
+            reduced, photo = _reduce_flate_by_strips(
+                image.read_raw_bytes(), mode, width, height, components, factor
+            )
+            resized = _resize(reduced, target)
+        else:
+            if expected > _MAX_DECODED_BYTES:
+                self.report.skipped_too_large.append(f"image {image.objgen[0]} ({width}x{height})")
+                return None
+            data = image.read_bytes()
+            if len(data) < expected:
+                raise ValueError("image data is shorter than its dimensions")
+            picture = Image.frombuffer(mode, (width, height), data, "raw", mode, 0, 1)
+            photo = _is_photo(picture)
+            resized = _resize(picture, target)
+        if photo:
             return self._jpeg(resized), "/DCTDecode", resized.size
-        if resized.size == picture.size:
+        if resized.size == (width, height):
             return None  # a drawing at its resolution: qpdf recompresses it losslessly
         return zlib.compress(resized.tobytes(), 9), "/FlateDecode", resized.size
 
@@ -461,13 +480,91 @@ def _resize(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
     return picture.resize(size, Image.Resampling.LANCZOS)
 
 
+def _sample_size(width: int, height: int) -> tuple[int, int]:
+    """Returns the size of the colour sample that tells photos from drawings."""
+    scale = min(1.0, 256 / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _is_photo(picture: Image.Image) -> bool:
     """Tells photographs (many colours, JPEG suits them) from drawings and screenshots."""
     from PIL import Image
 
     # Nearest-neighbour keeps the colours that are there (a drawing stays a drawing), and
     # resizing straight to the sample size never copies a large image whole.
-    scale = min(1.0, 256 / max(picture.size))
-    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
-    sample = picture.resize(size, Image.Resampling.NEAREST)
+    sample = picture.resize(_sample_size(*picture.size), Image.Resampling.NEAREST)
     return sample.getcolors(maxcolors=256) is None
+
+
+def _plain_flate(image: pikepdf.Stream) -> bool:
+    """Tells whether an image is Flate alone, without a predictor: inflate gives pixels."""
+    import pikepdf
+
+    if _filters(image) != ["/FlateDecode"]:
+        return False
+    parms = image.get("/DecodeParms")
+    if isinstance(parms, pikepdf.Array):
+        parms = parms[0] if len(parms) == 1 else None
+    if parms is None:
+        return True
+    return isinstance(parms, pikepdf.Dictionary) and int(parms.get("/Predictor", 1)) == 1
+
+
+def _reduce_flate_by_strips(
+    raw: bytes, mode: str, width: int, height: int, components: int, factor: int
+) -> tuple[Image.Image, bool]:
+    """Inflates a Flate image a strip of rows at a time and reduces it by ``factor``.
+
+    Strips hold a multiple of ``factor`` rows, so the result is exactly what reducing
+    the whole decoded image would give. The rows a nearest-neighbour colour sample
+    would pick are kept on the way, to tell a photo from a drawing as :func:`_is_photo`
+    does on the whole image.
+
+    Returns:
+        The reduced image and whether the image is a photo.
+
+    Raises:
+        ValueError: The data is damaged or shorter than the image's dimensions.
+    """
+    import zlib
+
+    from PIL import Image
+
+    row_bytes = width * components
+    rows_per_strip = factor * max(1, _STRIP_BYTES // (row_bytes * factor))
+    reduced = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    sample_w, sample_h = _sample_size(width, height)
+    # The source row nearest-neighbour resizing picks for each sample row.
+    wanted = {min(height - 1, int((i + 0.5) * height / sample_h)): i for i in range(sample_h)}
+    sample = Image.new(mode, (sample_w, sample_h))
+    inflater = zlib.decompressobj()
+    source = memoryview(raw)
+    position = 0
+    pending = bytearray()
+    try:
+        for top in range(0, height, rows_per_strip):
+            rows = min(rows_per_strip, height - top)
+            need = rows * row_bytes
+            while len(pending) < need and not inflater.eof:
+                if inflater.unconsumed_tail:
+                    chunk: bytes | memoryview = inflater.unconsumed_tail
+                elif position < len(source):
+                    chunk = source[position : position + _INFLATE_CHUNK]
+                    position += _INFLATE_CHUNK
+                else:
+                    break
+                pending += inflater.decompress(chunk, need - len(pending))
+            if len(pending) < need:
+                raise ValueError("image data is shorter than its dimensions")
+            strip = Image.frombuffer(mode, (width, rows), pending, "raw", mode, 0, 1)
+            for row in range(top, top + rows):
+                if row in wanted:
+                    line = strip.crop((0, row - top, width, row - top + 1))
+                    line = line.resize((sample_w, 1), Image.Resampling.NEAREST)
+                    sample.paste(line, (0, wanted[row]))
+            reduced.paste(strip.reduce(factor), (0, top // factor))
+            del strip
+            del pending[:need]
+    except zlib.error as error:
+        raise ValueError(f"damaged Flate data: {error}") from None
+    return reduced, sample.getcolors(maxcolors=256) is None

@@ -314,3 +314,51 @@ def test_real_scan_shrinks_and_keeps_its_page(tmp_path: Path) -> None:
     result = compress_pdf(src, dest, "ebook")
     assert result.bytes_out < result.bytes_in * 0.9
     assert len(PdfReader(dest).pages) == len(PdfReader(src).pages)
+
+
+def test_huge_flate_image_is_downsampled_by_strips_never_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This test ensures that a Flate image too big to decode whole is still downsampled."""
+    from functions.documents import compress_images
+
+    # Scaled down: an image over the whole-decode limit, strips far smaller than it.
+    monkeypatch.setattr(compress_images, "_MAX_DECODED_BYTES", 1024 * 1024)
+    monkeypatch.setattr(compress_images, "_STRIP_BYTES", 64 * 1024)
+    big = _photo(1600, 1200)  # 5.8 MB decoded, drawn at 2 inches: 800 DPI
+    src = _image_pdf(tmp_path / "huge.pdf", [_flate_image(big)], inches=2)
+    dest = tmp_path / "out.pdf"
+    result = compress_pdf(src, dest, "ebook")
+    assert not result.warnings
+    with pikepdf.open(dest) as pdf:
+        image = pdf.pages[0].Resources.XObject.Im0
+        assert (int(image.Width), int(image.Height)) == (300, 300)
+        assert image.Filter == pikepdf.Name.DCTDecode
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_strip_reduction_equals_whole_image_reduction(mode: str) -> None:
+    """This test ensures that reducing by strips gives exactly the whole image's reduce()."""
+    from functions.documents.compress_images import _is_photo, _reduce_flate_by_strips
+
+    for source in (_photo(503, 301).convert(mode), picture(503, 301, mode)):
+        raw = zlib.compress(source.tobytes(), 6)
+        components = len(mode)
+        reduced, photo = _reduce_flate_by_strips(raw, mode, 503, 301, components, 3)
+        assert reduced.tobytes() == source.reduce(3).tobytes()
+        assert photo == _is_photo(source)
+
+
+def test_truncated_huge_flate_image_is_kept_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This test ensures that damaged data in a strip-decoded image keeps it, not a crash."""
+    from functions.documents import compress_images
+
+    monkeypatch.setattr(compress_images, "_STRIP_BYTES", 64 * 1024)
+    data, entries = _flate_image(_photo(1200, 1200))
+    src = _image_pdf(tmp_path / "cut.pdf", [(data[: len(data) // 2], entries)], inches=1)
+    result = compress_pdf(src, tmp_path / "out.pdf", "ebook")
+    assert any("damaged data" in warning for warning in result.warnings)
+    with pikepdf.open(tmp_path / "out.pdf") as pdf:
+        assert int(pdf.pages[0].Resources.XObject.Im0.Width) == 1200
