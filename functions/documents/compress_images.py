@@ -9,7 +9,9 @@ this pass is built for speed and for keeping the document intact:
 - An image used several times, on one page or on many, is one object and is re-encoded
   once, at the resolution its largest use needs.
 - JPEGs are decoded with Pillow's ``draft()``, which lets libjpeg scale by 1/2, 1/4 or
-  1/8 while decoding; other images are decoded by qpdf (predictors included, in C++).
+  1/8 while decoding; other images are decoded by qpdf (predictors included, in C++),
+  except large Flate images that are downsampled: those are inflated and reduced a
+  strip of rows at a time, so an image's size never sets the peak memory.
 - ``/SMask`` soft masks are resized with their image and kept lossless; bilevel images,
   stencil masks, JBIG2, CCITT and JPEG 2000 images are left as they are.
 - A re-encoded image replaces the original only when its stream is smaller.
