@@ -123,11 +123,16 @@ def _pypdf_reads(src: Path) -> bool:
 
 
 def _pypdf_errors() -> tuple[type[BaseException], ...]:
-    """What pypdf raises for malformed files, fonts and content streams."""
+    """What pypdf raises for malformed files, fonts and content streams.
+
+    AssertionError is among them: pypdf asserts on some damaged content streams (an
+    operand that is not the type its parser expects), which is bad input, not our defect.
+    """
     from pypdf.errors import PyPdfError
 
     return (
         PyPdfError,
+        AssertionError,
         ValueError,
         KeyError,
         TypeError,
