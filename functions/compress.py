@@ -20,7 +20,7 @@ from typing import Any
 
 from functions import publish
 from functions.errors import ErrorCode
-from functions.handler import correlation_id, internal_error_message, stage_handler
+from functions.handler import internal_error_message, stage_handler
 from functions.logs import StageLogger
 from functions.settings import Settings, load_settings
 from functions.workspace import Workspace, read_json, sweep
@@ -332,6 +332,3 @@ def handler(event: dict[str, Any], log: StageLogger) -> dict[str, Any]:
         log.info("workspace swept", extra={"removed": len(removed)})
         return {"removed": len(removed), "entries": removed[:100]}
     raise ValueError(f"unknown action {action!r}")
-
-
-__all__ = ["classify_failure", "compress", "correlation_id", "handler", "report_failure"]
