@@ -9,8 +9,10 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from functions.publish import sha256_file
 from pipeline.config import Settings, function_environment
-from pipeline.packaging import HANDLERS, sha256_file
+from pipeline.iam import assume_role_policy
+from pipeline.packaging import HANDLERS
 
 STAGES = tuple(HANDLERS)
 RUNTIMES = {
@@ -30,23 +32,6 @@ VPC_NETWORK_INTERFACE_ACTIONS = (
     "ec2:UnassignPrivateIpAddresses",
 )
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
-
-
-def assume_role_policy(service: str, account_id: Any = None) -> dict[str, Any]:
-    """Returns a trust policy letting one AWS service assume a role.
-
-    Args:
-        service: The service principal, e.g. ``lambda.amazonaws.com``.
-        account_id: When given, only on behalf of this account (confused-deputy guard).
-    """
-    statement: dict[str, Any] = {
-        "Effect": "Allow",
-        "Principal": {"Service": service},
-        "Action": "sts:AssumeRole",
-    }
-    if account_id is not None:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
-    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def stage_statements(

@@ -72,15 +72,6 @@ def build_code_archive(destination: Path | None = None) -> Path:
     return write_deterministic_zip(entries, destination)
 
 
-def sha256_file(path: Path) -> str:
-    """Returns the hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 HANDLERS = {
     "ingest": "functions.ingest.handler",
     "transform": "functions.transform.handler",

@@ -11,7 +11,8 @@ import pulumi_aws as aws
 
 from pipeline.config import Settings
 from pipeline.definition import state_machine_definition
-from pipeline.functions import XRAY_ACTIONS, assume_role_policy
+from pipeline.functions import XRAY_ACTIONS
+from pipeline.iam import assume_role_policy
 from pipeline.trigger import INPUT_PATHS, INPUT_TEMPLATE, event_pattern
 
 # CloudWatch Logs' log delivery API, which Step Functions uses to write its logs, does not

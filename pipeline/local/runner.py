@@ -36,6 +36,7 @@ from botocore.exceptions import ClientError
 from functions.errors import ErrorCode
 from pipeline.config import PROFILES, Settings, function_environment, load_stack_settings
 from pipeline.definition import state_machine_definition
+from pipeline.iam import assume_role_policy
 from pipeline.local.invoker import FunctionPool, FunctionSpec, InvocationResult
 from pipeline.local.moto_hooks import LambdaServiceError, moto_server
 from pipeline.packaging import HANDLERS, build_code_archive
@@ -54,26 +55,6 @@ DUMMY_CREDENTIALS = {
 }
 _POLL_SECONDS = 0.1
 S3_MAX_KEY_BYTES = 1024
-_LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-_STATES_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "states.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 class UsageError(Exception):
@@ -640,7 +621,7 @@ def _deploy(
         created = lam.create_function(
             FunctionName=f"docpipe-{name}",
             Runtime=f"python{settings.python_version}",
-            Role=_role(iam, f"docpipe-{name}", _LAMBDA_TRUST),
+            Role=_role(iam, f"docpipe-{name}", assume_role_policy("lambda.amazonaws.com")),
             Handler=handler,
             Code={"ZipFile": code},
             Timeout=settings.function_timeout_seconds,
@@ -668,7 +649,7 @@ def _deploy(
     created_machine = clients["stepfunctions"].create_state_machine(
         name=STATE_MACHINE,
         definition=json.dumps(definition),
-        roleArn=_role(iam, "docpipe-states", _STATES_TRUST),
+        roleArn=_role(iam, "docpipe-states", assume_role_policy("states.amazonaws.com")),
         type="STANDARD",
     )
     return str(created_machine["stateMachineArn"])

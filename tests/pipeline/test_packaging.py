@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from functions.publish import sha256_file
 from pipeline.config import load_stack_settings
 from pipeline.packaging import (
     HANDLERS,
     build_code_archive,
     build_layer,
     layer_cache_key,
-    sha256_file,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
