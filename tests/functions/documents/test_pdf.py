@@ -231,9 +231,10 @@ def test_random_bytes_after_a_header_only_raise_document_errors(
     becomes a PDF, never an unexpected exception."""
     case = Path(tempfile.mkdtemp(dir=tmp_path))
     try:
-        _run(case, b"%PDF-1.7\n" + body)
+        result = _run(case, b"%PDF-1.7\n" + body)
     except DocumentError:
         return
+    assert len(pypdf.PdfReader(io.BytesIO(_output(case))).pages) == result.pages >= 1
 
 
 CORPUS_PDFS = [
