@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from pipeline.config import PROFILES
+from functions.settings import PROFILES
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1

@@ -19,10 +19,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from functions.settings import PROFILES
+
 NAMESPACE = "docpipe"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-PROFILES = ("lossless", "ebook", "screen")
 ARCHITECTURES = ("arm64", "x86_64")
 PYTHON_VERSIONS = ("3.12", "3.13")
 THROUGHPUT_MODES = ("elastic", "bursting", "provisioned")

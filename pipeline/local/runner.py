@@ -34,7 +34,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from functions.errors import ErrorCode
-from pipeline.config import PROFILES, Settings, function_environment, load_stack_settings
+from functions.publish import failed_key
+from functions.settings import PROFILES
+from pipeline.config import Settings, function_environment, load_stack_settings
 from pipeline.definition import state_machine_definition
 from pipeline.iam import assume_role_policy
 from pipeline.local.invoker import FunctionPool, FunctionSpec, InvocationResult
@@ -340,10 +342,6 @@ def _error_of(code: str | None, message: str | None) -> dict[str, str]:
     }
 
 
-def _failure_report_key(source_key: str) -> str:
-    return f"failed/{source_key}.json"
-
-
 def _finish(
     execution: _Execution, description: Mapping[str, Any], s3: Any, problems: list[str]
 ) -> DocumentResult:
@@ -373,7 +371,7 @@ def _finish(
             execution_arn=arn,
             bytes_in=int(output.get("bytes_in", size)),
         )
-    report_key = _failure_report_key(execution.doc.key)
+    report_key = failed_key(execution.doc.key)
     try:
         report = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key=report_key)["Body"].read())
     except ClientError as exc:
