@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     import pikepdf
@@ -93,6 +93,9 @@ class ImageReport:
     bytes_after: int = 0
     skipped_too_large: list[str] = field(default_factory=list)
     skipped_unreadable: list[str] = field(default_factory=list)
+    # objgen of every stream this pass wrote (images and their resized soft masks). Their
+    # data is final (JPEG, or Flate at level 9), so the save's recompression skips them.
+    rewritten: set[tuple[int, int]] = field(default_factory=set)
 
 
 def multiply(m: Matrix, n: Matrix) -> Matrix:
@@ -365,6 +368,7 @@ class ImageRewriter:
         self.report.bytes_before += raw_length
         self.report.bytes_after += len(data)
         image.write(data, filter=pikepdf.Name(filter_name))
+        self.report.rewritten.add(image.objgen)
         if "/DecodeParms" in image:
             del image["/DecodeParms"]
         image.Width = new_w
@@ -401,9 +405,8 @@ class ImageRewriter:
         target: tuple[int, int],
         components: int,
     ) -> tuple[bytes, str, tuple[int, int]] | None:
-        import zlib
-
         from PIL import Image
+        from zlib_ng import zlib_ng
 
         expected = width * height * components
         factor = min(width // target[0], height // target[1])
@@ -430,8 +433,8 @@ class ImageRewriter:
         if photo:
             return self._jpeg(resized), "/DCTDecode", resized.size
         if resized.size == (width, height):
-            return None  # a drawing at its resolution: qpdf recompresses it losslessly
-        return zlib.compress(resized.tobytes(), 9), "/FlateDecode", resized.size
+            return None  # a drawing at its resolution: the save recompresses it losslessly
+        return zlib_ng.compress(resized.tobytes(), 9), "/FlateDecode", resized.size
 
     def _jpeg(self, picture: Image.Image) -> bytes:
         import io
@@ -444,10 +447,9 @@ class ImageRewriter:
 
     def _resize_smask(self, image: pikepdf.Stream, size: tuple[int, int]) -> None:
         """Resizes an image's soft mask with it, kept lossless (masks show JPEG noise)."""
-        import zlib
-
         import pikepdf
         from PIL import Image
+        from zlib_ng import zlib_ng
 
         mask = image.get("/SMask")
         if not isinstance(mask, pikepdf.Stream) or mask.get("/BitsPerComponent") != 8:
@@ -463,10 +465,11 @@ class ImageRewriter:
             return
         alpha = Image.frombuffer("L", (width, height), data[: width * height], "raw", "L", 0, 1)
         alpha = _resize(alpha, size)
-        mask.write(zlib.compress(alpha.tobytes(), 9), filter=pikepdf.Name("/FlateDecode"))
+        mask.write(zlib_ng.compress(alpha.tobytes(), 9), filter=pikepdf.Name("/FlateDecode"))
         if "/DecodeParms" in mask:
             del mask["/DecodeParms"]
         mask.Width, mask.Height = alpha.size
+        self.report.rewritten.add(mask.objgen)
 
 
 def _resize(picture: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -528,9 +531,8 @@ def _reduce_flate_by_strips(
     Raises:
         ValueError: The data is damaged or shorter than the image's dimensions.
     """
-    import zlib
-
     from PIL import Image
+    from zlib_ng import zlib_ng
 
     row_bytes = width * components
     rows_per_strip = factor * max(1, _STRIP_BYTES // (row_bytes * factor))
@@ -539,7 +541,11 @@ def _reduce_flate_by_strips(
     # The source row nearest-neighbour resizing picks for each sample row.
     wanted = {min(height - 1, int((i + 0.5) * height / sample_h)): i for i in range(sample_h)}
     sample = Image.new(mode, (sample_w, sample_h))
-    inflater = zlib.decompressobj()
+    # zlib-ng inflates the same format several times faster than zlib (0.12 s against
+    # 0.75 s for ocr_enormous's 243 MB image).
+    inflater = zlib_ng.decompressobj()
+    # zlib-ng's stub declares ``error`` as an instance; it is the exception class.
+    inflate_error = cast("type[Exception]", zlib_ng.error)
     source = memoryview(raw)
     position = 0
     pending = bytearray()
@@ -567,6 +573,6 @@ def _reduce_flate_by_strips(
             reduced.paste(strip.reduce(factor), (0, top // factor))
             del strip
             del pending[:need]
-    except zlib.error as error:
+    except inflate_error as error:
         raise ValueError(f"damaged Flate data: {error}") from None
     return reduced, sample.getcolors(maxcolors=256) is None
