@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
+import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -224,6 +226,178 @@ def test_lossy_profiles_drop_other_applications_private_data(tmp_path: Path) -> 
     with pikepdf.open(tmp_path / "lossless.pdf") as pdf:
         assert "/PieceInfo" in pdf.Root
         assert "/PieceInfo" in pdf.pages[0].obj
+
+
+def _intent(pdf: pikepdf.Pdf, kind: str, profile: bytes) -> pikepdf.Dictionary:
+    stream = pikepdf.Stream(pdf, zlib.compress(profile))
+    stream.Filter = pikepdf.Name.FlateDecode
+    stream.N = 3
+    return pikepdf.Dictionary(
+        Type=pikepdf.Name.OutputIntent,
+        S=pikepdf.Name(kind),
+        OutputConditionIdentifier="sRGB",
+        DestOutputProfile=pdf.make_indirect(stream),
+    )
+
+
+def _pdfx_document(path: Path) -> Path:
+    """Writes a PDF claiming PDF/X-4 and PDF/A-2b, with both output intents."""
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    path.write_bytes(text_pdf(1))
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        pdf.Root.OutputIntents = pikepdf.Array(
+            [_intent(pdf, "/GTS_PDFX", profile), _intent(pdf, "/GTS_PDFA1", profile)]
+        )
+        pdf.docinfo["/GTS_PDFXVersion"] = "PDF/X-4"
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+            xmp["pdfxid:GTS_PDFXVersion"] = "PDF/X-4"
+            xmp["pdfaid:part"] = "2"
+            xmp["pdfaid:conformance"] = "B"
+        pdf.save(path)
+    return path
+
+
+@pytest.mark.parametrize("profile", ["ebook", "screen"])
+def test_lossy_profiles_remove_the_pdfx_output_intent_and_claim(
+    tmp_path: Path, profile: str
+) -> None:
+    """This test ensures that a screen copy drops the press's intent and PDF/X claim only.
+
+    The PDF/A intent and claim stay, and the result says what was removed.
+    """
+    src = _pdfx_document(tmp_path / "in.pdf")
+    result = compress_pdf(src, tmp_path / "out.pdf", profile)
+    with pikepdf.open(tmp_path / "out.pdf") as pdf:
+        assert [str(intent.S) for intent in pdf.Root.OutputIntents] == ["/GTS_PDFA1"]
+        assert "/GTS_PDFXVersion" not in pdf.docinfo
+        xmp = pdf.open_metadata()
+        assert "pdfxid:GTS_PDFXVersion" not in xmp
+        assert xmp["pdfaid:part"] == "2"
+    assert any("PDF/X" in warning for warning in result.warnings)
+
+
+def test_lossless_keeps_the_pdfx_output_intent(tmp_path: Path) -> None:
+    """This test ensures that lossless leaves output intents and claims as they are."""
+    src = _pdfx_document(tmp_path / "in.pdf")
+    result = compress_pdf(src, tmp_path / "out.pdf", "lossless")
+    with pikepdf.open(tmp_path / "out.pdf") as pdf:
+        assert [str(i.S) for i in pdf.Root.OutputIntents] == ["/GTS_PDFX", "/GTS_PDFA1"]
+        assert pdf.open_metadata()["pdfxid:GTS_PDFXVersion"] == "PDF/X-4"
+    assert not any("PDF/X" in warning for warning in result.warnings)
+
+
+def _content_stream_pdf(path: Path, raw: bytes, **entries: object) -> Path:
+    """Writes a one-page PDF whose content stream has ``raw`` as its encoded data."""
+    pdf = pikepdf.new()
+    stream = pikepdf.Stream(pdf, raw)
+    stream.Filter = pikepdf.Name.FlateDecode
+    for key, value in entries.items():
+        stream[key] = value
+    page = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page, MediaBox=[0, 0, 200, 200], Contents=pdf.make_indirect(stream)
+    )
+    pdf.pages.append(pikepdf.Page(page))
+    pdf.save(path, compress_streams=False)
+    return path
+
+
+def _content_stream(path: Path) -> tuple[bytes, bytes]:
+    """Returns the first page's content stream: (raw encoded bytes, decoded bytes)."""
+    with pikepdf.open(path) as pdf:
+        contents = pdf.pages[0].Contents
+        return bytes(contents.read_raw_bytes()), bytes(contents.read_bytes())
+
+
+def test_lightly_deflated_streams_are_recompressed_losslessly(tmp_path: Path) -> None:
+    """This test ensures that a level-1 Flate stream is deflated again, same content."""
+    rng = random.Random(3)  # noqa: S311 - reproducible text, not secrets
+    words = [b"alpha", b"beta", b"gamma", b"delta", b"epsilon", b"zeta", b"eta", b"theta"]
+    content = b"".join(
+        b"BT /F1 12 Tf %d %d Td (%s) Tj ET\n"
+        % (rng.randrange(600), rng.randrange(800), b" ".join(rng.choices(words, k=8)))
+        for _ in range(3000)
+    )
+    src = _content_stream_pdf(tmp_path / "in.pdf", zlib.compress(content, 1))
+    compress_pdf(src, tmp_path / "out.pdf", "lossless")
+    raw, decoded = _content_stream(tmp_path / "out.pdf")
+    assert decoded == content
+    assert len(raw) < len(zlib.compress(content, 1)) * 0.9
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_damaged_flate_stream_is_copied_as_it_is(tmp_path: Path, profile: str) -> None:
+    """This test ensures that a truncated Flate stream is kept byte for byte, not lost."""
+    content = b"0 0 m 100 100 l S\n" * 5000
+    truncated = zlib.compress(content, 1)[:-200]
+    src = _content_stream_pdf(tmp_path / "in.pdf", truncated)
+    compress_pdf(src, tmp_path / "out.pdf", profile)
+    raw, _ = _content_stream(tmp_path / "out.pdf")
+    assert raw == truncated
+
+
+def test_flate_bomb_stream_is_kept_without_being_held_inflated(tmp_path: Path) -> None:
+    """This test ensures that 256 MB of zeros deflated to 250 KB is kept, never held whole.
+
+    Recompressing it cannot win (it is already level 9), and it is inflated and deflated
+    by chunks: the Python heap never holds more than a few chunks of it.
+    """
+    deflater = zlib.compressobj(9)
+    bomb = b"".join(deflater.compress(bytes(1 << 20)) for _ in range(256)) + deflater.flush()
+    src = tmp_path / "in.pdf"
+    src.write_bytes(text_pdf(1))
+    with pikepdf.open(src, allow_overwriting_input=True) as pdf:
+        stream = pikepdf.Stream(pdf, bomb)
+        stream.Filter = pikepdf.Name.FlateDecode
+        pdf.Root.DocpipeData = pdf.make_indirect(stream)  # kept: reachable, never parsed
+        pdf.save(src)
+    tracemalloc.start()
+    try:
+        compress_pdf(src, tmp_path / "out.pdf", "lossless")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024
+    with pikepdf.open(tmp_path / "out.pdf") as pdf:
+        assert bytes(pdf.Root.DocpipeData.read_raw_bytes()) == bomb
+
+
+def test_predictor_image_is_recompressed_with_identical_pixels(tmp_path: Path) -> None:
+    """This test ensures that an image with a PNG predictor keeps every pixel when redone."""
+    image = picture(300, 200).quantize(16).convert("RGB")
+    with pikepdf.new() as pdf:
+        pdf.save(tmp_path / "empty.pdf")
+    rows = image.tobytes()
+    stride = 300 * 3
+    # PNG "Up" predictor on every row (type byte 2), as many producers write charts.
+    filtered = bytearray()
+    previous = bytes(stride)
+    for top in range(0, len(rows), stride):
+        row = rows[top : top + stride]
+        filtered += b"\x02" + bytes((a - b) & 0xFF for a, b in zip(row, previous, strict=True))
+        previous = row
+    data = zlib.compress(bytes(filtered), 1)
+    parms = pikepdf.Dictionary(Predictor=12, Colors=3, BitsPerComponent=8, Columns=300)
+    src = _image_pdf(
+        tmp_path / "in.pdf",
+        [
+            (
+                data,
+                {
+                    "/Filter": pikepdf.Name.FlateDecode,
+                    "/DecodeParms": parms,
+                    "/Width": 300,
+                    "/Height": 200,
+                    "/ColorSpace": pikepdf.Name.DeviceRGB,
+                    "/BitsPerComponent": 8,
+                },
+            )
+        ],
+    )
+    result = compress_pdf(src, tmp_path / "out.pdf", "lossless")
+    assert _pixels(tmp_path / "out.pdf") == [rows]
+    assert result.bytes_out < result.bytes_in
 
 
 def test_never_larger_than_the_input(tmp_path: Path) -> None:
