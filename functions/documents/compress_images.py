@@ -14,7 +14,15 @@ this pass is built for speed and for keeping the document intact:
   strip of rows at a time, so an image's size never sets the peak memory.
 - ``/SMask`` soft masks are resized with their image and kept lossless; bilevel images,
   stencil masks, JBIG2, CCITT and JPEG 2000 images are left as they are.
-- A re-encoded image replaces the original only when its stream is smaller.
+- 8-bit ``/Indexed`` images whose palette is photo-like (a quantised photograph) become
+  JPEGs in their base colour space; palette drawings keep their exact colours.
+- CMYK photos whose colours an ICC profile gives (``/ICCBased``, or ``/DeviceCMYK``
+  drawn under an ICC ``/DefaultCMYK``) are converted through it to sRGB JPEGs, so that
+  no image needs the profile any more (often the largest object of such a file).
+- CMYK JPEGs made from other CMYK images carry ``/Decode [1 0 ...]``: Pillow stores
+  their samples inverted, as Photoshop does.
+- A re-encoded image replaces the original only when its stream is smaller; streams it
+  writes are final (JPEG, or Flate at level 9) and listed in ``ImageReport.rewritten``.
 """
 
 from __future__ import annotations
@@ -61,6 +69,14 @@ _COMPONENTS_TO_MODE = {1: "L", 3: "RGB", 4: "CMYK"}
 # share of its pixels (see _palette_is_photo).
 _PHOTO_PALETTE_USED = 64
 _PHOTO_TOP16_SHARE = 0.4
+# An image's /Intent, as the littleCMS rendering intent (PIL.ImageCms.Intent values);
+# PDF's default is relative colorimetric.
+_INTENTS = {
+    "/Perceptual": 0,
+    "/RelativeColorimetric": 1,
+    "/Saturation": 2,
+    "/AbsoluteColorimetric": 3,
+}
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,10 @@ class PlacementFinder:
         # objgen of an image -> (largest width in points, largest height in points)
         self.extent: dict[tuple[int, int], tuple[float, float]] = {}
         self.images: dict[tuple[int, int], pikepdf.Stream] = {}
+        # objgen of an image -> the /DefaultCMYK colour spaces it is drawn under: the
+        # ICC profile stream's objgen, None for no DefaultCMYK, "other" for any other.
+        self.default_cmyk: dict[tuple[int, int], set[tuple[int, int] | str | None]] = {}
+        self._profiles: dict[tuple[int, int], pikepdf.Stream] = {}
         # objgen of a form -> uses inside it, relative to the form's own space
         self._forms: dict[tuple[int, int], list[tuple[tuple[int, int], Matrix]]] = {}
 
@@ -190,6 +210,48 @@ class PlacementFinder:
                     uses.extend(self._do(xobject, ctm, resources, depth))
         return uses
 
+    def cmyk_profile(self, objgen: tuple[int, int]) -> pikepdf.Stream | None:
+        """Returns the ICC profile that gives a CMYK image's colours, if one does.
+
+        That is the profile of an ``/ICCBased`` CMYK image, or of the ``/DefaultCMYK``
+        colour space every use of a ``/DeviceCMYK`` image is drawn under (PDF readers
+        take the Default colour space of the resources the image is drawn with).
+        """
+        import pikepdf
+
+        image = self.images[objgen]
+        space = image.get("/ColorSpace")
+        if isinstance(space, pikepdf.Array):
+            icc = space[1] if _space_components(space) == 4 and space[0] == "/ICCBased" else None
+            return icc if isinstance(icc, pikepdf.Stream) else None
+        if space != "/DeviceCMYK":
+            return None
+        defaults = self.default_cmyk.get(objgen, set())
+        if len(defaults) != 1:
+            return None  # none recorded, or drawn under different defaults
+        (default,) = defaults
+        return self._profiles.get(default) if isinstance(default, tuple) else None
+
+    def _default_cmyk(self, resources: Any) -> tuple[int, int] | str | None:
+        import pikepdf
+
+        spaces = resources.get("/ColorSpace") if isinstance(resources, pikepdf.Dictionary) else None
+        default = spaces.get("/DefaultCMYK") if isinstance(spaces, pikepdf.Dictionary) else None
+        if default is None:
+            return None
+        if (
+            isinstance(default, pikepdf.Array)
+            and len(default) == 2
+            and default[0] == "/ICCBased"
+            and isinstance(default[1], pikepdf.Stream)
+            and default[1].is_indirect
+            and default[1].get("/N") == 4
+        ):
+            profile = default[1]
+            self._profiles[profile.objgen] = profile
+            return profile.objgen
+        return "other"
+
     def _do(
         self, xobject: pikepdf.Stream, ctm: Matrix, resources: Any, depth: int
     ) -> list[tuple[tuple[int, int], Matrix]]:
@@ -197,6 +259,8 @@ class PlacementFinder:
         if subtype == "/Image":
             if xobject.is_indirect:
                 self.images[xobject.objgen] = xobject
+                default = self._default_cmyk(resources)
+                self.default_cmyk.setdefault(xobject.objgen, set()).add(default)
                 return [(xobject.objgen, ctm)]
             return []
         if subtype != "/Form" or depth >= _MAX_FORM_DEPTH or not xobject.is_indirect:
@@ -337,6 +401,46 @@ def _inverted_decode(decode: Any, components: int) -> pikepdf.Array | None:
     return pikepdf.Array([int(v) if v.is_integer() else v for v in swapped])
 
 
+@dataclass(frozen=True)
+class CmykToRgb:
+    """Turns a CMYK image's decoded pixels into sRGB through its ICC profile.
+
+    Attributes:
+        transform: The littleCMS transform (``PIL.ImageCms.ImageCmsTransform``).
+        invert: Whether the decoded pixels are inverted from what the profile expects.
+    """
+
+    transform: Any
+    invert: bool
+
+
+def _build_transform(profile: pikepdf.Stream, intent: Any) -> Any:
+    """Returns a CMYK-to-sRGB transform through an embedded profile, or None if unusable.
+
+    Black point compensation is on, as PDF viewers draw on screen: without it the
+    profile's printed black (never 0 on paper) would come out as dark grey.
+    """
+    import io
+
+    import pikepdf
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(profile.read_bytes()))
+        if source.profile.xcolor_space.strip() != "CMYK":
+            return None
+        return ImageCms.buildTransform(
+            source,
+            ImageCms.createProfile("sRGB"),
+            "CMYK",
+            "RGB",
+            renderingIntent=intent,
+            flags=ImageCms.Flags.BLACKPOINTCOMPENSATION,
+        )
+    except (ImageCms.PyCMSError, OSError, ValueError, pikepdf.PdfError):
+        return None
+
+
 def _filters(stream: pikepdf.Stream) -> list[str]:
     import pikepdf
 
@@ -381,6 +485,8 @@ class ImageRewriter:
         self.policy = policy
         self.max_pixels = max_pixels
         self.report = ImageReport()
+        # (profile objgen, rendering intent) -> CMYK to sRGB transform, None if unusable
+        self._transforms: dict[tuple[tuple[int, int], int], Any] = {}
 
     def run(self, finder: PlacementFinder) -> ImageReport:
         """Rewrites every image the finder saw; returns what was done."""
@@ -397,7 +503,7 @@ class ImageRewriter:
                     continue  # a soft mask drawn on its own is rare; its image resizes it
                 width_pt, height_pt = finder.extent[objgen]
                 self.report.images_seen += 1
-                self._rewrite(image, width_pt, height_pt)
+                self._rewrite(image, width_pt, height_pt, finder.cmyk_profile(objgen))
         return self.report
 
     def _target_size(
@@ -416,7 +522,13 @@ class ImageRewriter:
         new_h = min(height, max(1, math.ceil(height_pt / 72 * policy.target_dpi)))
         return new_w, new_h
 
-    def _rewrite(self, image: pikepdf.Stream, width_pt: float, height_pt: float) -> None:
+    def _rewrite(
+        self,
+        image: pikepdf.Stream,
+        width_pt: float,
+        height_pt: float,
+        profile: pikepdf.Stream | None = None,
+    ) -> None:
         import pikepdf
         from PIL import Image
 
@@ -444,15 +556,20 @@ class ImageRewriter:
         target = self._target_size(width, height, width_pt, height_pt)
         mode = _COMPONENTS_TO_MODE[components]
         name = f"image {image.objgen[0]} ({width}x{height})"
+        to_rgb = None
+        if profile is not None and palette is None and mode == "CMYK":
+            to_rgb = self._cmyk_to_rgb(image, profile, jpeg=filters == ["/DCTDecode"])
         try:
             if palette is not None:
                 if not set(filters) <= _LOSSLESS_FILTERS:
                     return
                 encoded = self._from_palette(image, palette, mode, width, height, target)
             elif filters == ["/DCTDecode"]:
-                encoded = self._from_jpeg(raw, mode, target)
+                encoded = self._from_jpeg(raw, mode, target, to_rgb)
             elif set(filters) <= _LOSSLESS_FILTERS:
-                encoded = self._from_lossless(image, mode, width, height, target, components)
+                encoded = self._from_lossless(
+                    image, mode, width, height, target, components, to_rgb
+                )
             else:
                 return  # CCITT, JBIG2, JPEG 2000: already efficient or not worth the risk
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -472,7 +589,10 @@ class ImageRewriter:
         # identity (_palette checks) and goes; colour samples keep theirs, except CMYK
         # samples that were not a JPEG and now are one, which Pillow stores inverted.
         decode = None if palette is not None else image.get("/Decode")
-        if mode == "CMYK" and filter_name == "/DCTDecode" and filters != ["/DCTDecode"]:
+        converted = to_rgb is not None and filter_name == "/DCTDecode"
+        if converted:
+            decode = None  # sRGB samples shown as they are
+        elif mode == "CMYK" and filter_name == "/DCTDecode" and filters != ["/DCTDecode"]:
             decode = _inverted_decode(decode, components)
             if decode is None:
                 return  # a malformed Decode array: keep the image as it is
@@ -485,6 +605,10 @@ class ImageRewriter:
             del image["/DecodeParms"]
         if palette is not None:
             image.ColorSpace = palette.base
+        if converted:
+            image.ColorSpace = pikepdf.Name.DeviceRGB
+            if "/Intent" in image:
+                del image["/Intent"]  # applied by the conversion
         if decode is not None:
             image.Decode = decode
         elif "/Decode" in image:
@@ -495,7 +619,7 @@ class ImageRewriter:
             self._resize_smask(image, (new_w, new_h))
 
     def _from_jpeg(
-        self, raw: bytes, mode: str, target: tuple[int, int]
+        self, raw: bytes, mode: str, target: tuple[int, int], to_rgb: CmykToRgb | None = None
     ) -> tuple[bytes, str, tuple[int, int]] | None:
         import io
 
@@ -505,14 +629,18 @@ class ImageRewriter:
             if source.mode != mode:
                 return None  # the JPEG disagrees with its dictionary: keep it untouched
             quality = estimate_jpeg_quality(source)
-            if target == source.size and (
-                quality is None or quality <= self.policy.requality_above
+            if (
+                to_rgb is None
+                and target == source.size
+                and (quality is None or quality <= self.policy.requality_above)
             ):
-                return None  # already small and already compressed: no generation loss
+                # Already small and already compressed: no generation loss (a CMYK JPEG
+                # that can become sRGB is re-encoded: that frees its ICC profile).
+                return None
             source.draft(mode, target)
             picture = source.convert(mode) if source.mode != mode else source
             picture = _resize(picture, target)
-            return self._jpeg(picture), "/DCTDecode", picture.size
+            return self._jpeg(picture, to_rgb), "/DCTDecode", picture.size
 
     def _from_lossless(
         self,
@@ -522,6 +650,7 @@ class ImageRewriter:
         height: int,
         target: tuple[int, int],
         components: int,
+        to_rgb: CmykToRgb | None = None,
     ) -> tuple[bytes, str, tuple[int, int]] | None:
         from PIL import Image
         from zlib_ng import zlib_ng
@@ -549,7 +678,7 @@ class ImageRewriter:
             photo = _is_photo(picture)
             resized = _resize(picture, target)
         if photo:
-            return self._jpeg(resized), "/DCTDecode", resized.size
+            return self._jpeg(resized, to_rgb), "/DCTDecode", resized.size
         if resized.size == (width, height):
             return None  # a drawing at its resolution: the save recompresses it losslessly
         return zlib_ng.compress(resized.tobytes(), 9), "/FlateDecode", resized.size
@@ -588,8 +717,45 @@ class ImageRewriter:
         resized = _resize(picture, target)
         return self._jpeg(resized), "/DCTDecode", resized.size
 
-    def _jpeg(self, picture: Image.Image) -> bytes:
+    def _cmyk_to_rgb(
+        self, image: pikepdf.Stream, profile: pikepdf.Stream, *, jpeg: bool
+    ) -> CmykToRgb | None:
+        """Returns how to turn a CMYK image's decoded pixels into sRGB through ``profile``.
+
+        None when that cannot be done faithfully: a Decode array other than the identity
+        or the full inversion, or a profile littleCMS cannot use.
+        """
+        from PIL import ImageCms
+
+        decode = image.get("/Decode")
+        try:
+            pairs = [float(v) for v in decode] if decode is not None else [0.0, 1.0] * 4
+        except (TypeError, ValueError):
+            return None
+        if pairs not in ([0.0, 1.0] * 4, [1.0, 0.0] * 4):
+            return None
+        # Pillow decodes CMYK JPEGs inverted and other images as stored; the profile
+        # wants the samples as the Decode array shows them.
+        invert = jpeg != (pairs == [1.0, 0.0] * 4)
+        intent = _INTENTS.get(str(image.get("/Intent", "")), ImageCms.Intent.RELATIVE_COLORIMETRIC)
+        key = (profile.objgen, int(intent))
+        if key not in self._transforms:
+            self._transforms[key] = _build_transform(profile, intent)
+        transform = self._transforms[key]
+        return None if transform is None else CmykToRgb(transform, invert)
+
+    def _jpeg(self, picture: Image.Image, to_rgb: CmykToRgb | None = None) -> bytes:
         import io
+
+        from PIL import ImageChops, ImageCms
+
+        if to_rgb is not None and picture.mode == "CMYK":
+            if to_rgb.invert:
+                picture = ImageChops.invert(picture)
+            rgb = ImageCms.applyTransform(picture, to_rgb.transform)
+            if rgb is None:  # returned only when transforming in place, not asked for here
+                raise ValueError("the colour conversion returned no image")
+            picture = rgb
 
         out = io.BytesIO()
         # optimize computes Huffman tables for this image: a few percent smaller, and

@@ -367,3 +367,122 @@ def test_cmyk_jpeg_reencoded_keeps_its_look(decode: list[int] | None) -> None:
     image = _image(pdf)
     assert image.get("/Decode") == entries.get("/Decode")
     assert _difference(_shown(image), shown_before) < 8
+
+
+# --- CMYK images with an ICC profile become sRGB ----------------------------------------------
+
+
+def _swop_profile(pdf: pikepdf.Pdf) -> pikepdf.Stream:
+    """The 390 KB U.S. Web Coated (SWOP) CMYK profile of ocr_cmyk.pdf, copied into ``pdf``."""
+    with pikepdf.open(_corpus_file("ocr_cmyk.pdf")) as source:
+        data = source.pages[0].Resources.ColorSpace.DefaultCMYK[1].read_bytes()
+    return pdf.make_indirect(pikepdf.Stream(pdf, data, N=4))
+
+
+def _cmyk_patches() -> Image.Image:
+    """Paper white, rich black (every ink) and cyan quarters beside a photo quarter (CMYK)."""
+    image = _photo(600, 600, "CMYK")
+    for box, ink in [
+        ((0, 0, 300, 300), (0, 0, 0, 0)),
+        ((300, 0, 600, 300), (255, 255, 255, 255)),
+        ((0, 300, 300, 600), (255, 0, 0, 0)),
+    ]:
+        image.paste(ink, box)
+    return image
+
+
+def _assert_patches_in_srgb(image: pikepdf.Stream) -> None:
+    import io
+
+    assert image.ColorSpace == pikepdf.Name.DeviceRGB
+    assert image.Filter == pikepdf.Name.DCTDecode
+    assert "/Decode" not in image
+    rgb = Image.open(io.BytesIO(image.read_raw_bytes())).convert("RGB")
+    quarter = rgb.width // 4
+    white = rgb.crop((0, 0, quarter, quarter)).resize((1, 1)).getpixel((0, 0))
+    black = rgb.crop((3 * quarter, 0, 4 * quarter, quarter)).resize((1, 1)).getpixel((0, 0))
+    cyan = rgb.crop((0, 3 * quarter, quarter, 4 * quarter)).resize((1, 1)).getpixel((0, 0))
+    assert isinstance(white, tuple)
+    assert isinstance(black, tuple)
+    assert isinstance(cyan, tuple)
+    assert min(white) > 235, white  # paper white, not ink
+    # Black point compensation: the darkest ink is black (32 grey without it).
+    assert max(black) < 16, black
+    assert cyan[0] < 80, cyan  # cyan: little red...
+    assert cyan[2] > 180, cyan  # ... and much blue
+
+
+@pytest.mark.parametrize(
+    ("jpeg", "inverted"),
+    [(False, False), (False, True), (True, True), (True, False)],
+    ids=["Flate", "Flate with inverting Decode", "Photoshop JPEG", "plain JPEG"],
+)
+def test_cmyk_image_under_an_icc_default_becomes_srgb(jpeg: bool, inverted: bool) -> None:
+    """This test ensures that a DeviceCMYK photo under /DefaultCMYK is converted through it.
+
+    Every way of storing the same shown colours is tried: samples as they are or inverted
+    with a Decode array that undoes it, Flate or JPEG (Pillow stores CMYK JPEGs inverted).
+    """
+    import io
+
+    from PIL import ImageChops
+
+    pdf = pikepdf.new()
+    profile = _swop_profile(pdf)
+    patches = _cmyk_patches()
+    stored = ImageChops.invert(patches) if inverted else patches
+    entries = _flate(stored)
+    if jpeg:
+        out = io.BytesIO()
+        ImageChops.invert(stored).save(out, format="JPEG", quality=95)  # stores ``stored``
+        entries.update(data=out.getvalue(), **{"/Filter": pikepdf.Name.DCTDecode})
+    if inverted:
+        entries["/Decode"] = pikepdf.Array([1, 0] * 4)
+    _pdf([entries], inches=2.0, pdf=pdf)
+    pdf.pages[0].Resources.ColorSpace = pikepdf.Dictionary(
+        DefaultCMYK=pikepdf.Array([pikepdf.Name.ICCBased, profile])
+    )
+    report = _run(pdf)
+    assert report.rewritten == {_image(pdf).objgen}
+    _assert_patches_in_srgb(_image(pdf))
+
+
+def test_icc_based_cmyk_image_becomes_srgb() -> None:
+    """This test ensures that an /ICCBased CMYK photo is converted through its own profile."""
+    pdf = pikepdf.new()
+    entries = _flate(_cmyk_patches())
+    entries["/ColorSpace"] = pikepdf.Array([pikepdf.Name.ICCBased, _swop_profile(pdf)])
+    _pdf([entries], inches=2.0, pdf=pdf)
+    _run(pdf)
+    _assert_patches_in_srgb(_image(pdf))
+
+
+def test_cmyk_image_drawn_with_and_without_a_default_stays_cmyk() -> None:
+    """This test ensures that an image whose colours differ between its uses is not converted."""
+    pdf = pikepdf.new()
+    profile = _swop_profile(pdf)
+    _pdf([_flate(_cmyk_patches())], inches=2.0, pdf=pdf)
+    first = pdf.pages[0]
+    second = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page,
+        MediaBox=first.MediaBox,
+        Contents=first.Contents,
+        Resources=pikepdf.Dictionary(XObject=first.Resources.XObject),
+    )
+    pdf.pages.append(pikepdf.Page(second))
+    first.Resources.ColorSpace = pikepdf.Dictionary(
+        DefaultCMYK=pikepdf.Array([pikepdf.Name.ICCBased, profile])
+    )
+    _run(pdf)
+    image = _image(pdf)
+    assert image.Filter == pikepdf.Name.DCTDecode
+    assert image.ColorSpace == pikepdf.Name.DeviceCMYK
+
+
+def test_real_cmyk_document_no_longer_draws_through_its_profile() -> None:
+    """This test ensures that ocr_cmyk's six CMYK photos become sRGB: no image needs its profile."""
+    with pikepdf.open(_corpus_file("ocr_cmyk.pdf")) as pdf:
+        report = _run(pdf)
+        images = [pdf.get_object(objgen) for objgen in report.rewritten]
+        assert len(images) == 6
+        assert all(image.ColorSpace == pikepdf.Name.DeviceRGB for image in images)
