@@ -2,14 +2,16 @@
 
 Form producers embed whole font programs: Acrobat puts all of Arial (4,503 glyphs, 1 MB)
 into a form's ``/AcroForm /DR`` so that fields can be filled. A *simple* font (``/Subtype
-/TrueType``, one byte per character) can only ever draw the glyphs its 256 codes reach,
-so the rest of the program is dead weight: subsetting to those glyphs shrinks such a font
-about tenfold (1.1 MB to 100 KB in one corpus form) and changes no rendering.
+/TrueType`` or ``/Type1``, one byte per character) can only ever draw the glyphs its 256
+codes reach, so the rest of the program is dead weight: subsetting to those glyphs
+shrinks such a font about tenfold (1.1 MB to 100 KB in one corpus form) and changes no
+rendering. TrueType programs (``/FontFile2``) and OpenType programs with CFF outlines
+(``/FontFile3 /Subtype /OpenType``) are subset; bare CFF and Type 1 programs are not.
 
 What is kept, so that no code a viewer can look up loses its glyph:
 
-- glyph ids are retained (``retain_gids``): the subset draws each glyph with the same id,
-  through whichever cmap subtable the viewer uses;
+- glyph ids and glyph names are retained (``retain_gids``): the subset draws each glyph
+  with the same id, through whichever cmap subtable or name the viewer uses;
 - for each of the 256 codes, the glyphs every cmap subtable maps it to (the Macintosh
   ``(1, 0)`` table at the code, the symbol ``(3, 0)`` table at the code and at
   ``0xF000 + code``, and so on), and the glyphs of every Unicode value the code can mean
@@ -41,11 +43,14 @@ _MIN_PROGRAM_BYTES = 16 * 1024
 # A subset replaces the program only when it saves at least this share of it.
 _MIN_SAVING = 0.1
 # Tables a PDF viewer reads from an embedded TrueType program (PDF 32000-1 §9.9 lists the
-# first nine; the cmaps, glyph names, metrics and names are read for lookup and display).
+# first nine; the cmaps, glyph names, metrics and names are read for lookup and display),
+# and the outlines of an OpenType program with CFF outlines.
 _KEEP_TABLES = frozenset(
     {"head", "hhea", "loca", "maxp", "cvt ", "prep", "glyf", "hmtx", "fpgm", "cmap", "post",
-     "OS/2", "name", "gasp", "GlyphOrder"}
+     "OS/2", "name", "gasp", "CFF ", "GlyphOrder"}
 )  # fmt: skip
+# Font dictionaries that address glyphs with one-byte codes.
+_SIMPLE_FONTS = frozenset({"/TrueType", "/Type1", "/MMType1"})
 # Encodings a viewer may apply to a simple font's codes when the font dictionary says
 # nothing, or says one of them; their union bounds what a code can mean.
 _CODECS = ("latin-1", "cp1252", "mac_roman")
@@ -53,7 +58,7 @@ _CODECS = ("latin-1", "cp1252", "mac_roman")
 
 @dataclass
 class FontReport:
-    """What the font pass did, for the benchmarks and the tests."""
+    """What the font pass did (sizes are of decoded programs), for benchmarks and tests."""
 
     fonts_subset: int = 0
     bytes_before: int = 0
@@ -62,7 +67,7 @@ class FontReport:
 
 
 def subset_fonts(pdf: pikepdf.Pdf) -> FontReport:
-    """Subsets every embedded TrueType program that only simple fonts use.
+    """Subsets every embedded TrueType or OpenType program that only simple fonts use.
 
     Args:
         pdf: The open document; its font programs are rewritten in place.
@@ -80,13 +85,17 @@ def subset_fonts(pdf: pikepdf.Pdf) -> FontReport:
         if not isinstance(descriptor, pikepdf.Dictionary):
             continue
         program = descriptor.get("/FontFile2")
+        if program is None:
+            program = descriptor.get("/FontFile3")
+            if isinstance(program, pikepdf.Stream) and program.get("/Subtype") != "/OpenType":
+                continue  # a bare CFF (Type1C, CIDFontType0C) program
         if isinstance(program, pikepdf.Stream) and program.is_indirect:
             programs[program.objgen] = program
             users.setdefault(program.objgen, []).append(font)
     for objgen, program in programs.items():
         fonts = users[objgen]
-        if not all(font.get("/Subtype") == "/TrueType" for font in fonts):
-            continue  # a CIDFontType2 addresses glyphs by id: every glyph may be drawn
+        if not all(font.get("/Subtype") in _SIMPLE_FONTS for font in fonts):
+            continue  # a CIDFont addresses glyphs by id: every glyph may be drawn
         _subset_program(program, fonts, report)
     return report
 
@@ -139,7 +148,7 @@ def _subset_program(
         report.unreadable.append(name)
         return
     try:
-        subset = _subset_truetype(data, _codes_meaning(fonts))
+        subset = _subset_sfnt(data, _codes_meaning(fonts))
     except (TTLibError, struct.error, ValueError, KeyError, IndexError, AssertionError):
         # fontTools raises these for damaged or unusual programs; such a font is kept as
         # it was, and the document still compresses.
@@ -151,12 +160,13 @@ def _subset_program(
     for key in ("/DecodeParms", "/Length2", "/Length3"):
         if key in program:
             del program[key]
-    program.Length1 = len(subset)
+    if "/Subtype" not in program:
+        program.Length1 = len(subset)  # a FontFile2's decoded length (FontFile3 has none)
     tag = _subset_tag(subset)
     for font in fonts:
         _rename(font, tag)
     report.fonts_subset += 1
-    report.bytes_before += raw_length
+    report.bytes_before += len(data)
     report.bytes_after += len(subset)
 
 
@@ -191,8 +201,8 @@ def _codes_meaning(fonts: list[pikepdf.Dictionary]) -> _Meanings:
     return _Meanings(frozenset(unicodes), frozenset(names))
 
 
-def _subset_truetype(data: bytes, meanings: _Meanings) -> bytes | None:
-    """Returns the program with only the glyphs the codes can reach, or None if not TrueType.
+def _subset_sfnt(data: bytes, meanings: _Meanings) -> bytes | None:
+    """Returns the program with only the glyphs the codes can reach, or None if unsuitable.
 
     Raises:
         TTLibError, struct.error, ValueError, KeyError, IndexError, AssertionError: the
@@ -202,8 +212,8 @@ def _subset_truetype(data: bytes, meanings: _Meanings) -> bytes | None:
     from fontTools.ttLib import TTFont
 
     font = TTFont(io.BytesIO(data), lazy=True, recalcBBoxes=False, recalcTimestamp=False)
-    if "glyf" not in font or "cmap" not in font:
-        return None  # a CFF-flavoured or bare program: not what this pass rewrites
+    if ("glyf" not in font and "CFF " not in font) or "cmap" not in font:
+        return None  # CFF2 (variable) outlines, or no cmap to find the glyphs with
     for tag in list(font.keys()):
         if tag not in _KEEP_TABLES:
             # Deleting before subsetting also saves decoding them: GPOS alone is most of

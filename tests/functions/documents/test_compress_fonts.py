@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from fontTools import agl
 from fontTools.fontBuilder import FontBuilder
+from fontTools.pens.recordingPen import RecordingPen
+from fontTools.pens.t2CharStringPen import T2CharStringPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
@@ -26,26 +29,31 @@ GREEK = list(range(0x0370, 0x0400))
 PRIVATE = list(range(0xE000, 0xE600))  # glyphs no one-byte code reaches
 
 
-def _truetype(unicodes: list[int], *, symbol: bool = False) -> bytes:
-    """Builds a TrueType font with one distinct random outline per Unicode value.
+def _truetype(unicodes: list[int], *, symbol: bool = False, cff: bool = False) -> bytes:
+    """Builds a font with one distinct random outline per Unicode value.
 
     Random outlines do not compress, so the program is as large as a real full font
-    relative to its glyph count (about 40 KB deflated here).
+    relative to its glyph count (about 40 KB deflated here). Glyphs are named by AGL
+    (``A``, ``Euro``, ``uni0416``) as real fonts name them. With ``cff``, the outlines
+    are CFF (an OpenType font as ``/FontFile3 /OpenType`` embeds), else TrueType.
     """
     rng = random.Random(1)  # noqa: S311 - reproducible outlines, not secrets
-    names = [".notdef"] + [f"uni{u:04X}" for u in unicodes]
-    builder = FontBuilder(1000, isTTF=True)
+    names = [".notdef"] + [agl.UV2AGL.get(u, f"uni{u:04X}") for u in unicodes]
+    builder = FontBuilder(1000, isTTF=not cff)
     builder.setupGlyphOrder(names)
     builder.setupCharacterMap(dict(zip(unicodes, names[1:], strict=True)))
-    glyphs = {}
+    outlines = {}
     for name in names:
-        pen = TTGlyphPen(None)
+        pen = T2CharStringPen(500, None) if cff else TTGlyphPen(None)
         pen.moveTo((rng.randrange(0, 500), rng.randrange(0, 700)))
         for _ in range(8):
             pen.lineTo((rng.randrange(0, 500), rng.randrange(0, 700)))
         pen.closePath()
-        glyphs[name] = pen.glyph()
-    builder.setupGlyf(glyphs)
+        outlines[name] = pen.getCharString() if isinstance(pen, T2CharStringPen) else pen.glyph()
+    if cff:
+        builder.setupCFF("DocpipeTest", {"FullName": "DocpipeTest"}, outlines, {})
+    else:
+        builder.setupGlyf(outlines)
     builder.setupHorizontalMetrics({name: (500 + i % 100, 0) for i, name in enumerate(names)})
     builder.setupHorizontalHeader(ascent=800, descent=-200)
     builder.setupNameTable({"familyName": "DocpipeTest", "styleName": "Regular"})
@@ -63,16 +71,26 @@ def _truetype(unicodes: list[int], *, symbol: bool = False) -> bytes:
 
 
 def _font_pdf(
-    path: Path, program: bytes, *, text: bytes = b"Hello", composite: bool = False
+    path: Path,
+    program: bytes,
+    *,
+    text: bytes = b"Hello",
+    composite: bool = False,
+    cff: bool = False,
 ) -> Path:
-    """Writes a one-page PDF drawing ``text`` with a simple TrueType font embedding ``program``.
+    """Writes a one-page PDF drawing ``text`` with a simple font embedding ``program``.
 
-    With ``composite``, a Type0 font on the same page shares the same program.
+    The font is TrueType (``/FontFile2``), or with ``cff`` Type 1 with an OpenType
+    program (``/FontFile3 /Subtype /OpenType``). With ``composite``, a Type0 font on the
+    same page shares the same program.
     """
     pdf = pikepdf.new()
     stream = pikepdf.Stream(pdf, zlib.compress(program, 9))
     stream.Filter = pikepdf.Name.FlateDecode
-    stream.Length1 = len(program)
+    if cff:
+        stream.Subtype = pikepdf.Name.OpenType
+    else:
+        stream.Length1 = len(program)
     font_file = pdf.make_indirect(stream)
     descriptor = pdf.make_indirect(
         pikepdf.Dictionary(
@@ -85,13 +103,13 @@ def _font_pdf(
             Descent=-200,
             CapHeight=700,
             StemV=80,
-            FontFile2=font_file,
         )
     )
+    descriptor["/FontFile3" if cff else "/FontFile2"] = font_file
     font = pdf.make_indirect(
         pikepdf.Dictionary(
             Type=pikepdf.Name.Font,
-            Subtype=pikepdf.Name.TrueType,
+            Subtype=pikepdf.Name.Type1 if cff else pikepdf.Name.TrueType,
             BaseFont=pikepdf.Name("/DocpipeTest"),
             FirstChar=32,
             LastChar=255,
@@ -132,7 +150,7 @@ def _font_pdf(
 
 
 def _programs(path: Path) -> list[tuple[pikepdf.Object, bytes]]:
-    """Returns (font descriptor, decoded FontFile2 program) for every embedded program."""
+    """Returns (font descriptor, decoded program) for every embedded TrueType or OpenType."""
     with pikepdf.open(path) as pdf:
         found = []
         for obj in pdf.objects:
@@ -141,24 +159,31 @@ def _programs(path: Path) -> list[tuple[pikepdf.Object, bytes]]:
                 data = program.read_bytes()
                 assert int(program.Length1) == len(data)
                 found.append((obj.copy(), bytes(data)))
+            elif isinstance(obj, pikepdf.Dictionary) and "/FontFile3" in obj:
+                found.append((obj.copy(), bytes(obj.FontFile3.read_bytes())))
         return found
 
 
 def _outline(font: TTFont, unicode: int) -> tuple:
+    """Returns a glyph's id, name and drawing, found through the font's Unicode cmap."""
     name = font.getBestCmap()[unicode]
-    glyph = font["glyf"][name]
-    return (font.getGlyphID(name), tuple(glyph.coordinates), tuple(glyph.endPtsOfContours))
+    pen = RecordingPen()
+    font.getGlyphSet()[name].draw(pen)
+    return (font.getGlyphID(name), name, tuple(pen.value))
 
 
-@pytest.mark.parametrize("profile", ["ebook", "screen"])
-def test_full_font_is_subset_to_every_glyph_its_codes_reach(tmp_path: Path, profile: str) -> None:
+@pytest.mark.parametrize(("profile", "cff"), [("ebook", False), ("screen", False), ("ebook", True)])
+def test_full_font_is_subset_to_every_glyph_its_codes_reach(
+    tmp_path: Path, profile: str, cff: bool
+) -> None:
     """This test ensures that a full font keeps exactly the glyphs a simple font can draw.
 
-    Every WinAnsi character keeps its glyph id and outline; Cyrillic, Greek and private
-    glyphs, which no one-byte code reaches, are dropped; the font is tagged as a subset.
+    Every WinAnsi character keeps its glyph id, name and outline; Cyrillic, Greek and
+    private glyphs, which no one-byte code reaches, are dropped; the font is tagged as a
+    subset. TrueType and CFF-flavoured OpenType programs alike.
     """
-    program = _truetype(WINANSI + CYRILLIC + GREEK + PRIVATE)
-    src = _font_pdf(tmp_path / "in.pdf", program)
+    program = _truetype(WINANSI + CYRILLIC + GREEK + PRIVATE, cff=cff)
+    src = _font_pdf(tmp_path / "in.pdf", program, cff=cff)
     dest = tmp_path / "out.pdf"
     result = compress_pdf(src, dest, profile)
 
