@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from functions.documents.compress_colour import drop_unused_default_cmyk
 from functions.documents.compress_fonts import subset_fonts
 from functions.errors import DocumentError, ErrorCode
 from functions.settings import PROFILES, Limits
@@ -106,6 +107,7 @@ def compress_pdf(
                 report = _compress_images(pdf, profile, limits)
                 warnings.extend(_image_warnings(report))
                 written |= report.rewritten
+                drop_unused_default_cmyk(pdf)
                 _drop_private_data(pdf)
                 if _drop_print_output_intents(pdf):
                     warnings.append(
