@@ -866,12 +866,15 @@ def _reduce_flate_by_strips(
     inflate_error = cast("type[Exception]", zlib_ng.error)
     source = memoryview(raw)
     position = 0
-    pending = bytearray()
     try:
         for top in range(0, height, rows_per_strip):
             rows = min(rows_per_strip, height - top)
             need = rows * row_bytes
-            while len(pending) < need and not inflater.eof:
+            # The inflater never gives more than asked, so a strip is its parts joined:
+            # no bytes are carried over, and a strip inflated in one call is not copied.
+            parts: list[bytes] = []
+            got = 0
+            while got < need and not inflater.eof:
                 if inflater.unconsumed_tail:
                     chunk: bytes | memoryview = inflater.unconsumed_tail
                 elif position < len(source):
@@ -879,9 +882,13 @@ def _reduce_flate_by_strips(
                     position += _INFLATE_CHUNK
                 else:
                     break
-                pending += inflater.decompress(chunk, need - len(pending))
-            if len(pending) < need:
+                part = inflater.decompress(chunk, need - got)
+                parts.append(part)
+                got += len(part)
+            if got < need:
                 raise ValueError("image data is shorter than its dimensions")
+            pending = parts[0] if len(parts) == 1 else b"".join(parts)
+            del parts
             strip = Image.frombuffer(mode, (width, rows), pending, "raw", mode, 0, 1)
             for row in range(top, top + rows):
                 if row in wanted:
@@ -889,8 +896,7 @@ def _reduce_flate_by_strips(
                     line = line.resize((sample_w, 1), Image.Resampling.NEAREST)
                     sample.paste(line, (0, wanted[row]))
             reduced.paste(strip.reduce(factor), (0, top // factor))
-            del strip
-            del pending[:need]
+            del strip, pending
     except inflate_error as error:
         raise ValueError(f"damaged Flate data: {error}") from None
     return reduced, sample.getcolors(maxcolors=256) is None
