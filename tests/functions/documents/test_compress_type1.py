@@ -276,3 +276,23 @@ def test_program_shared_with_a_truetype_font_is_left_alone() -> None:
         report = convert_type1_fonts(pdf)
         assert report.programs_converted == 0
         assert descriptor.FontFile.read_raw_bytes() == program
+
+
+def test_program_with_hexadecimal_eexec_part_converts(tmp_path: Path) -> None:
+    """This test ensures that a program whose encrypted part is written in hexadecimal
+    (allowed by the Type 1 format) converts to the same glyphs as its binary form."""
+    with pikepdf.open(_corpus_file("sf_minimal-document.pdf")) as pdf:
+        (descriptor,) = _type1_descriptors(pdf)
+        program = descriptor.FontFile.read_bytes()
+        cleartext = int(descriptor.FontFile.Length1)
+        encrypted = program[cleartext:]
+        lines = [encrypted[i : i + 32].hex().encode() for i in range(0, len(encrypted), 32)]
+        descriptor.FontFile.write(program[:cleartext] + b"\n".join(lines) + b"\n")
+        original = _read_type1(program, tmp_path)
+        report = convert_type1_fonts(pdf)
+        _, cff = _read_cff(descriptor.FontFile3.read_bytes())
+    assert report.programs_converted == 1
+    glyphs = original.getGlyphSet()
+    assert set(cff.CharStrings.keys()) == set(glyphs.keys())
+    for glyph_name in glyphs:
+        assert _geometry(cff.CharStrings[glyph_name], None) == _geometry(glyphs[glyph_name], glyphs)
