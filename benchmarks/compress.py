@@ -94,7 +94,15 @@ class Tool:
     ok_codes: tuple[int, ...] = (0,)
     # Python tools time their own call (see run_worker); CLIs are timed from outside.
     times_itself: bool = False
+    # A message with which the tool says, while exiting 0, that it drew no page of the
+    # input: its output is then a blank stand-in, a failure, not a smaller document.
+    no_pages_message: bytes | None = None
 
+
+# ghostscript 10 cannot read some valid PDFs (sf_cmyk-image: "circular reference to
+# indirect object", which qpdf, pikepdf and pypdf read); it then prints this, writes a
+# blank one-page PDF of 2 KB and exits 0.
+_GS_NO_PAGES = b"No pages will be processed"
 
 TOOLS = [
     Tool("ours-lossless", _python_worker("ours-lossless"), times_itself=True),
@@ -102,8 +110,8 @@ TOOLS = [
     Tool("ours-screen", _python_worker("ours-screen"), times_itself=True),
     Tool("qpdf", _qpdf, needs="qpdf", ok_codes=(0, 3)),
     Tool("pikepdf", _python_worker("pikepdf"), times_itself=True),
-    Tool("gs-ebook", _ghostscript("ebook"), needs="gs"),
-    Tool("gs-screen", _ghostscript("screen"), needs="gs"),
+    Tool("gs-ebook", _ghostscript("ebook"), needs="gs", no_pages_message=_GS_NO_PAGES),
+    Tool("gs-screen", _ghostscript("screen"), needs="gs", no_pages_message=_GS_NO_PAGES),
     Tool("pypdf", _python_worker("pypdf"), times_itself=True),
     Tool("pypdf-dedupe", _python_worker("pypdf-dedupe"), times_itself=True),
 ]
@@ -309,6 +317,9 @@ def run_one(tool: Tool, src: Path, dest: Path) -> Row:
         row.detail = (stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1][:200]
     elif row.status == "ok" and tool.times_itself:
         row.seconds = json.loads(stdout.splitlines()[-1])["seconds"]
+    elif row.status == "ok" and tool.no_pages_message and tool.no_pages_message in stdout + stderr:
+        row.status = "failed"
+        row.detail = f"processed no page: {tool.no_pages_message.decode()} (exit 0)"
     if row.status == "ok":
         if not dest.is_file():
             row.status, row.detail = "failed", "no output"
