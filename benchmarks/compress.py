@@ -129,6 +129,9 @@ _WARM_MODULES = (
     "functions.documents.compress_images",
     "functions.documents.compress_fonts",
     "functions.documents.compress_colour",
+    "functions.documents.compress_type1",
+    "fontTools.t1Lib",
+    "fontTools.cffLib",
 )
 
 

@@ -6,12 +6,18 @@ Means chosen by measurement (issue 5, ``benchmarks/compress.py``):
   where a lossless rewrite gains, and pypdf cannot write them (rewriting a modern PDF
   with pypdf grows it). qpdf also keeps every page, form field, annotation and outline
   entry, repairs damaged cross-reference tables, and drops unreachable objects.
-- ``lossless`` recompresses every Flate stream at level 9, removes resources that no
-  content stream uses, shares identical streams (fonts, images, forms embedded more
-  than once) and packs objects into object streams. Pixels are never touched.
-- ``ebook`` and ``screen`` add the image pass of :mod:`compress_images`: images drawn
-  above the profile's resolution are downsampled, photos re-encoded as JPEG, masks and
-  bilevel scans kept lossless.
+- ``lossless`` recompresses every Flate stream at level 9 (with zlib-ng, several times
+  faster than qpdf's zlib for the same format), removes resources that no content
+  stream uses, shares identical streams (fonts, images, forms embedded more than once)
+  and packs objects into object streams. Pixels and font programs are never touched.
+- ``ebook`` and ``screen`` make a copy for reading on screen. They add the image pass of
+  :mod:`compress_images` (images drawn above the profile's resolution are downsampled,
+  photos re-encoded as JPEG, CMYK photos with a profile converted to sRGB, masks and
+  bilevel scans kept lossless), subset embedded fonts to the glyphs their codes reach
+  (:mod:`compress_fonts`), re-embed Type 1 fonts as CFF (:mod:`compress_type1`), and
+  drop what only a printing press or another application reads: PDF/X output intents,
+  default CMYK profiles nothing paints with any more (:mod:`compress_colour`) and
+  ``/PieceInfo``. Pages, form fields, annotations, outlines and text are kept.
 - A result that would not be smaller than its input is replaced by a byte copy of the
   input, so the stage never makes a document bigger.
 """
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from functions.documents.compress_colour import drop_unused_default_cmyk
 from functions.documents.compress_fonts import subset_fonts
+from functions.documents.compress_type1 import convert_type1_fonts
 from functions.errors import DocumentError, ErrorCode
 from functions.settings import PROFILES, Limits
 from functions.workspace import atomic_writer
@@ -115,6 +122,7 @@ def compress_pdf(
                         "on screen, not for a printing press."
                     )
                 subset_fonts(pdf)
+                convert_type1_fonts(pdf)
             _remove_unreferenced_resources(pdf)
             _share_identical_streams(pdf)
             _recompress_flate(pdf, skip=written)

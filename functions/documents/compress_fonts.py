@@ -80,7 +80,7 @@ def subset_fonts(pdf: pikepdf.Pdf) -> FontReport:
     report = FontReport()
     users: dict[tuple[int, int], list[pikepdf.Dictionary]] = {}
     programs: dict[tuple[int, int], pikepdf.Stream] = {}
-    for font in _font_dictionaries(pdf):
+    for font in font_dictionaries(pdf):
         descriptor = font.get("/FontDescriptor")
         if not isinstance(descriptor, pikepdf.Dictionary):
             continue
@@ -100,7 +100,7 @@ def subset_fonts(pdf: pikepdf.Pdf) -> FontReport:
     return report
 
 
-def _font_dictionaries(pdf: pikepdf.Pdf) -> list[pikepdf.Dictionary]:
+def font_dictionaries(pdf: pikepdf.Pdf) -> list[pikepdf.Dictionary]:
     """Returns every dictionary with a ``/FontDescriptor``, indirect or nested directly.
 
     A program shared by a simple font and a composite one must be seen through both, so
@@ -162,9 +162,9 @@ def _subset_program(
             del program[key]
     if "/Subtype" not in program:
         program.Length1 = len(subset)  # a FontFile2's decoded length (FontFile3 has none)
-    tag = _subset_tag(subset)
+    tag = subset_tag(subset)
     for font in fonts:
-        _rename(font, tag)
+        tag_as_subset(font, tag)
     report.fonts_subset += 1
     report.bytes_before += len(data)
     report.bytes_after += len(subset)
@@ -254,13 +254,13 @@ def _subset_sfnt(data: bytes, meanings: _Meanings) -> bytes | None:
     return out.getvalue()
 
 
-def _subset_tag(program: bytes) -> str:
+def subset_tag(program: bytes) -> str:
     """Returns six capital letters derived from the program (stable across retries)."""
     digest = hashlib.sha256(program).digest()
     return "".join(chr(ord("A") + byte % 26) for byte in digest[:6])
 
 
-def _rename(font: pikepdf.Dictionary, tag: str) -> None:
+def tag_as_subset(font: pikepdf.Dictionary, tag: str) -> None:
     """Prefixes the font's names with the subset tag, unless they carry one already."""
     import pikepdf
 

@@ -45,7 +45,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from functions.documents.compress_fonts import _font_dictionaries, _rename, _subset_tag
+from functions.documents.compress_fonts import font_dictionaries, subset_tag, tag_as_subset
 
 if TYPE_CHECKING:
     import pikepdf
@@ -112,7 +112,7 @@ def convert_type1_fonts(pdf: pikepdf.Pdf) -> Type1Report:
     report = Type1Report()
     users: dict[tuple[int, int], list[pikepdf.Dictionary]] = {}
     programs: dict[tuple[int, int], pikepdf.Stream] = {}
-    for font in _font_dictionaries(pdf):
+    for font in font_dictionaries(pdf):
         descriptor = font.get("/FontDescriptor")
         if not isinstance(descriptor, pikepdf.Dictionary) or "/FontFile3" in descriptor:
             continue
@@ -188,9 +188,9 @@ def _convert_program(
             )
     if not converted.kept_all:
         # Glyphs were dropped: the font is now a subset, which its name must say.
-        tag = _subset_tag(converted.data)
+        tag = subset_tag(converted.data)
         for font in fonts:
-            _rename(font, tag)
+            tag_as_subset(font, tag)
     report.programs_converted += 1
     report.bytes_before += raw_length
     report.bytes_after += stored
