@@ -527,6 +527,11 @@ def cache_path(corpus: Path) -> Path:
 
 def manual(corpus: Path, rebuild: bool) -> Built:
     """Returns the cached manual's description, building it first if needed."""
+    if not corpus.is_dir():
+        raise CorpusMissingError(
+            f"no corpus at {corpus}: the manual is built from its documents (clone the "
+            "shared corpus beside the repository, or pass --corpus DIR)"
+        )
     missing = [name for name in SOURCES if not (corpus / name).is_file()]
     if missing:
         raise CorpusMissingError(
