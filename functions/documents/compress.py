@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
 from functions.documents.compress_colour import drop_unused_default_cmyk
-from functions.documents.compress_fonts import subset_fonts
+from functions.documents.compress_fonts import font_dictionaries, subset_fonts
 from functions.documents.compress_type1 import convert_type1_fonts
 from functions.errors import DocumentError, ErrorCode
 from functions.settings import PROFILES, Limits
@@ -121,8 +121,9 @@ def compress_pdf(
                         "The PDF/X print output intent was removed: this copy is for reading "
                         "on screen, not for a printing press."
                     )
-                subset_fonts(pdf)
-                convert_type1_fonts(pdf)
+                fonts = font_dictionaries(pdf)  # walks every object: once for both passes
+                subset_fonts(pdf, fonts)
+                convert_type1_fonts(pdf, fonts)
             _remove_unreferenced_resources(pdf)
             _share_identical_streams(pdf)
             _recompress_flate(pdf, skip=written)

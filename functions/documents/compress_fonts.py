@@ -66,11 +66,12 @@ class FontReport:
     unreadable: list[str] = field(default_factory=list)
 
 
-def subset_fonts(pdf: pikepdf.Pdf) -> FontReport:
+def subset_fonts(pdf: pikepdf.Pdf, fonts: list[pikepdf.Dictionary] | None = None) -> FontReport:
     """Subsets every embedded TrueType or OpenType program that only simple fonts use.
 
     Args:
         pdf: The open document; its font programs are rewritten in place.
+        fonts: The document's :func:`font_dictionaries`, when the caller has them already.
 
     Returns:
         What was subset, and which programs could not be read (kept as they were).
@@ -80,7 +81,7 @@ def subset_fonts(pdf: pikepdf.Pdf) -> FontReport:
     report = FontReport()
     users: dict[tuple[int, int], list[pikepdf.Dictionary]] = {}
     programs: dict[tuple[int, int], pikepdf.Stream] = {}
-    for font in font_dictionaries(pdf):
+    for font in font_dictionaries(pdf) if fonts is None else fonts:
         descriptor = font.get("/FontDescriptor")
         if not isinstance(descriptor, pikepdf.Dictionary):
             continue

@@ -97,12 +97,15 @@ class _UnsupportedProgramError(Exception):
     """The program is readable Type 1, but has something this rewrite cannot carry."""
 
 
-def convert_type1_fonts(pdf: pikepdf.Pdf) -> Type1Report:
+def convert_type1_fonts(
+    pdf: pikepdf.Pdf, fonts: list[pikepdf.Dictionary] | None = None
+) -> Type1Report:
     """Replaces every Type 1 program that only simple Type 1 fonts use by a CFF program.
 
     Args:
         pdf: The open document; its font descriptors are rewritten in place (``/FontFile``
             becomes ``/FontFile3`` with ``/Subtype /Type1C``).
+        fonts: The document's :func:`font_dictionaries`, when the caller has them already.
 
     Returns:
         What was converted, and which programs were kept as they were, and why.
@@ -112,7 +115,7 @@ def convert_type1_fonts(pdf: pikepdf.Pdf) -> Type1Report:
     report = Type1Report()
     users: dict[tuple[int, int], list[pikepdf.Dictionary]] = {}
     programs: dict[tuple[int, int], pikepdf.Stream] = {}
-    for font in font_dictionaries(pdf):
+    for font in font_dictionaries(pdf) if fonts is None else fonts:
         descriptor = font.get("/FontDescriptor")
         if not isinstance(descriptor, pikepdf.Dictionary) or "/FontFile3" in descriptor:
             continue
