@@ -22,7 +22,8 @@ this pass is built for speed and for keeping the document intact:
 - CMYK JPEGs made from other CMYK images carry ``/Decode [1 0 ...]``: Pillow stores
   their samples inverted, as Photoshop does.
 - A re-encoded image replaces the original only when its stream is smaller; streams it
-  writes are final (JPEG, or Flate at level 9) and listed in ``ImageReport.rewritten``.
+  writes are final (JPEG, or Flate at ``compress.deflate_level``) and listed in
+  ``ImageReport.rewritten``.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class ImageReport:
     skipped_too_large: list[str] = field(default_factory=list)
     skipped_unreadable: list[str] = field(default_factory=list)
     # objgen of every stream this pass wrote (images and their resized soft masks). Their
-    # data is final (JPEG, or Flate at level 9), so the save's recompression skips them.
+    # data is final (JPEG, or Flate at deflate_level), so the recompression skips them.
     rewritten: set[tuple[int, int]] = field(default_factory=set)
 
 
@@ -655,6 +656,8 @@ class ImageRewriter:
         from PIL import Image
         from zlib_ng import zlib_ng
 
+        from functions.documents.compress import deflate_level
+
         expected = width * height * components
         factor = min(width // target[0], height // target[1])
         if width * height > self.max_pixels:
@@ -681,7 +684,8 @@ class ImageRewriter:
             return self._jpeg(resized, to_rgb), "/DCTDecode", resized.size
         if resized.size == (width, height):
             return None  # a drawing at its resolution: the save recompresses it losslessly
-        return zlib_ng.compress(resized.tobytes(), 9), "/FlateDecode", resized.size
+        pixels = resized.tobytes()
+        return zlib_ng.compress(pixels, deflate_level(len(pixels))), "/FlateDecode", resized.size
 
     def _from_palette(
         self,
@@ -769,6 +773,8 @@ class ImageRewriter:
         from PIL import Image
         from zlib_ng import zlib_ng
 
+        from functions.documents.compress import deflate_level
+
         mask = image.get("/SMask")
         if not isinstance(mask, pikepdf.Stream) or mask.get("/BitsPerComponent") != 8:
             return
@@ -783,7 +789,11 @@ class ImageRewriter:
             return
         alpha = Image.frombuffer("L", (width, height), data[: width * height], "raw", "L", 0, 1)
         alpha = _resize(alpha, size)
-        mask.write(zlib_ng.compress(alpha.tobytes(), 9), filter=pikepdf.Name("/FlateDecode"))
+        pixels = alpha.tobytes()
+        mask.write(
+            zlib_ng.compress(pixels, deflate_level(len(pixels))),
+            filter=pikepdf.Name("/FlateDecode"),
+        )
         if "/DecodeParms" in mask:
             del mask["/DecodeParms"]
         mask.Width, mask.Height = alpha.size
