@@ -37,6 +37,8 @@ bench: $(STAMP)
 	    apt-get update -qq && apt-get install -y -qq qpdf ghostscript; \
 	  else echo "qpdf/ghostscript missing, their rows are skipped: sudo apt-get install qpdf ghostscript"; fi; }
 	$(BIN)/python benchmarks/compress.py
+	$(BIN)/python benchmarks/images.py
+	$(BIN)/python benchmarks/manual.py
 	$(BIN)/python benchmarks/coldstart.py
 
 clean:
