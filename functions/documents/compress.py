@@ -26,6 +26,7 @@ Means chosen by measurement (issue 5, ``benchmarks/compress.py``):
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,10 +227,17 @@ def _drop_print_output_intents(pdf: pikepdf.Pdf) -> bool:
             if key in info:
                 del info[key]
     if "/Metadata" in pdf.Root:
-        with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as xmp:
-            for key in _PDFX_XMP_KEYS:
-                if key in xmp:
-                    del xmp[key]
+        try:
+            # strict: pikepdf would otherwise replace XMP it cannot parse by an empty
+            # packet, losing the title and authors; such XMP is left as it is.
+            with pdf.open_metadata(
+                set_pikepdf_as_editor=False, update_docinfo=False, strict=True
+            ) as xmp:
+                for key in _PDFX_XMP_KEYS:
+                    if key in xmp:
+                        del xmp[key]
+        except (SyntaxError, ValueError):  # lxml's XMLSyntaxError is a SyntaxError
+            pass
     return True
 
 
@@ -477,6 +485,44 @@ def _deflate_smaller(raw: bytes, level: int) -> bytes | None:
     return b"".join(out)
 
 
+# Claims of conformance to standards based on PDF 1.3/1.4, which forbid object and
+# cross-reference streams (PDF/A-1: ISO 19005-1 §6.1.4; PDF/X-1a and X-3).
+# Both as an element (<pdfaid:part>1</pdfaid:part>, maybe with attributes) and as an
+# attribute (pdfaid:part="1").
+_PDFA1_CLAIM = re.compile(rb"pdfaid:part(?:\s*=\s*[\"']|[^>]*>)\s*1\s*[\"'<]")
+_OLD_PDFX_CLAIM = re.compile(rb"GTS_PDFXVersion(?:\s*=\s*[\"']|[^>]*>)\s*PDF/X-[13]")
+# Larger metadata streams are not searched for those claims (XMP is kilobytes).
+_MAX_XMP_BYTES = 4 << 20
+
+
+def _forbids_object_streams(pdf: pikepdf.Pdf) -> bool:
+    """Tells whether the document claims PDF/A-1, PDF/X-1a or PDF/X-3 conformance.
+
+    Object streams are where a lossless rewrite gains most, but those standards predate
+    them: writing any would break the claim, so such a document keeps its plain
+    cross-reference table and still gets every other saving.
+    """
+    import pikepdf
+
+    info = pdf.trailer.get("/Info")
+    if isinstance(info, pikepdf.Dictionary):
+        version = info.get("/GTS_PDFXVersion")
+        if isinstance(version, pikepdf.String) and _OLD_PDFX_CLAIM.search(
+            b"GTS_PDFXVersion>" + bytes(version)
+        ):
+            return True
+    metadata = pdf.Root.get("/Metadata")
+    if not isinstance(metadata, pikepdf.Stream):
+        return False
+    try:
+        if len(metadata.read_raw_bytes()) > _MAX_XMP_BYTES:
+            return False
+        xmp = metadata.read_bytes()
+    except pikepdf.PdfError:
+        return False
+    return bool(_PDFA1_CLAIM.search(xmp) or _OLD_PDFX_CLAIM.search(xmp))
+
+
 def _save_guarded(pdf: pikepdf.Pdf, src: Path, dest: Path, bytes_in: int) -> tuple[int, bool]:
     """Saves ``pdf`` to ``dest``, or copies ``src`` there if the result is not smaller.
 
@@ -491,8 +537,15 @@ def _save_guarded(pdf: pikepdf.Pdf, src: Path, dest: Path, bytes_in: int) -> tup
         try:
             pdf.save(
                 output,
-                object_stream_mode=pikepdf.ObjectStreamMode.generate,
+                object_stream_mode=(
+                    pikepdf.ObjectStreamMode.preserve
+                    if _forbids_object_streams(pdf)
+                    else pikepdf.ObjectStreamMode.generate
+                ),
                 compress_streams=True,
+                # pikepdf would rewrite the XMP to update its PDF version, and replace
+                # XMP it cannot parse by an empty packet: the metadata is not ours.
+                fix_metadata_version=False,
                 # Flate streams were recompressed by _recompress_flate (faster); qpdf
                 # compresses the streams that have no filter (new font subsets, contents).
                 recompress_flate=False,

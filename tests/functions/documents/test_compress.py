@@ -278,6 +278,63 @@ def test_lossy_profiles_remove_the_pdfx_output_intent_and_claim(
     assert any("PDF/X" in warning for warning in result.warnings)
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_unparsable_xmp_is_never_rewritten(tmp_path: Path, profile: str) -> None:
+    """This test ensures that no profile replaces XMP it cannot parse (pikepdf's default)."""
+    src = tmp_path / "in.pdf"
+    src.write_bytes(text_pdf(2))
+    broken = b"<x:xmpmeta><dc:title>Annual report</dc:title> <<< not XML"
+    with pikepdf.open(src, allow_overwriting_input=True) as pdf:
+        pdf.Root.Metadata = pdf.make_stream(broken)
+        pdf.save(src, fix_metadata_version=False)  # else pikepdf itself empties it
+    compress_pdf(src, tmp_path / "out.pdf", profile)
+    with pikepdf.open(tmp_path / "out.pdf") as pdf:
+        assert bytes(pdf.Root.Metadata.read_bytes()) == broken
+
+
+def _object_streams(path: Path) -> int:
+    with pikepdf.open(path) as pdf:
+        return sum(
+            1
+            for obj in pdf.objects
+            if isinstance(obj, pikepdf.Stream) and obj.get("/Type") == "/ObjStm"
+        )
+
+
+@pytest.mark.parametrize(
+    ("claim", "profile", "object_streams"),
+    [
+        ("pdfa-1", "lossless", False),
+        ("pdfa-1", "ebook", False),
+        ("pdfa-2", "lossless", True),
+        ("pdfx-3", "lossless", False),
+        ("pdfx-3", "ebook", True),  # ebook removes the press's intent and the claim
+        ("pdfx-4", "lossless", True),
+    ],
+)
+def test_documents_claiming_pdf_1_4_standards_get_no_object_streams(
+    tmp_path: Path, claim: str, profile: str, object_streams: bool
+) -> None:
+    """This test ensures that PDF/A-1, PDF/X-1a and X-3 files stay conforming.
+
+    Those standards forbid object streams; later ones allow them.
+    """
+    src = _pdfx_document(tmp_path / "in.pdf")
+    with pikepdf.open(src, allow_overwriting_input=True) as pdf:
+        with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+            xmp["pdfaid:part"] = "1" if claim == "pdfa-1" else "2"
+            if claim.startswith("pdfx"):
+                version = "PDF/X-3:2002" if claim == "pdfx-3" else "PDF/X-4"
+                xmp["pdfxid:GTS_PDFXVersion"] = version
+                pdf.docinfo["/GTS_PDFXVersion"] = version
+            else:
+                del xmp["pdfxid:GTS_PDFXVersion"]
+                del pdf.docinfo["/GTS_PDFXVersion"]
+        pdf.save(src, object_stream_mode=pikepdf.ObjectStreamMode.disable)
+    compress_pdf(src, tmp_path / "out.pdf", profile)
+    assert (_object_streams(tmp_path / "out.pdf") > 0) is object_streams
+
+
 def test_lossless_keeps_the_pdfx_output_intent(tmp_path: Path) -> None:
     """This test ensures that lossless leaves output intents and claims as they are."""
     src = _pdfx_document(tmp_path / "in.pdf")
