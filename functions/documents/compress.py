@@ -112,6 +112,7 @@ def compress_pdf(
         try:
             pages = len(pdf.pages)
             written: set[tuple[int, int]] = set()
+            removed_intent = False
             if profile != "lossless":
                 report = _compress_images(pdf, profile, limits)
                 warnings.extend(_image_warnings(report))
@@ -119,10 +120,7 @@ def compress_pdf(
                 drop_unused_default_cmyk(pdf)
                 _drop_private_data(pdf)
                 if _drop_print_output_intents(pdf):
-                    warnings.append(
-                        "The PDF/X print output intent was removed: this copy is for reading "
-                        "on screen, not for a printing press."
-                    )
+                    removed_intent = True
                 fonts = font_dictionaries(pdf)  # walks every object: once for both passes
                 subset_fonts(pdf, fonts)
                 convert_type1_fonts(pdf, fonts)
@@ -138,6 +136,11 @@ def compress_pdf(
         bytes_out, kept_input = _save_guarded(pdf, src, dest, bytes_in)
     if kept_input:
         warnings.append("Compressing would not have made the PDF smaller, so it is kept as it was.")
+    elif removed_intent:
+        warnings.append(
+            "The PDF/X print output intent was removed: this copy is for reading on screen, "
+            "not for a printing press."
+        )
     return Compressed(
         bytes_in=bytes_in,
         bytes_out=bytes_out,
