@@ -96,6 +96,15 @@ def _flate_image(image: Image.Image) -> tuple[bytes, dict[str, object]]:
     }
 
 
+def _soft_mask(pdf: pikepdf.Pdf, alpha: Image.Image) -> pikepdf.Stream:
+    """Returns an indirect 8-bit /SMask image holding the greyscale ``alpha``."""
+    smask = pikepdf.Stream(pdf, zlib.compress(alpha.tobytes()))
+    smask.Type, smask.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+    smask.Filter, smask.ColorSpace = pikepdf.Name.FlateDecode, pikepdf.Name.DeviceGray
+    smask.Width, smask.Height, smask.BitsPerComponent = alpha.width, alpha.height, 8
+    return pdf.make_indirect(smask)
+
+
 def _pixels(path: Path) -> list[bytes]:
     """Decodes every image XObject of a PDF (in object order) to raw pixels."""
     with pikepdf.open(path) as pdf:
@@ -174,11 +183,7 @@ def test_lossless_changes_no_pixel(tmp_path: Path) -> None:
         inches=1,
     )
     with pikepdf.open(src, allow_overwriting_input=True) as pdf:
-        smask = pikepdf.Stream(pdf, zlib.compress(mask.tobytes()))
-        smask.Type, smask.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
-        smask.Filter, smask.ColorSpace = pikepdf.Name.FlateDecode, pikepdf.Name.DeviceGray
-        smask.Width, smask.Height, smask.BitsPerComponent = 200, 200, 8
-        pdf.pages[0].Resources.XObject.Im1.SMask = pdf.make_indirect(smask)
+        pdf.pages[0].Resources.XObject.Im1.SMask = _soft_mask(pdf, mask)
         pdf.save(src)
     dest = tmp_path / "out.pdf"
     result = compress_pdf(src, dest, "lossless")
@@ -192,11 +197,7 @@ def test_shared_image_is_reencoded_once_and_keeps_its_soft_mask(tmp_path: Path) 
     src = _image_pdf(tmp_path / "shared.pdf", [_flate_image(_photo(1200, 1200))], pages=5, inches=2)
     with pikepdf.open(src, allow_overwriting_input=True) as pdf:
         alpha = Image.linear_gradient("L").resize((1200, 1200))
-        smask = pikepdf.Stream(pdf, zlib.compress(alpha.tobytes()))
-        smask.Type, smask.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
-        smask.Filter, smask.ColorSpace = pikepdf.Name.FlateDecode, pikepdf.Name.DeviceGray
-        smask.Width, smask.Height, smask.BitsPerComponent = 1200, 1200, 8
-        pdf.pages[0].Resources.XObject.Im0.SMask = pdf.make_indirect(smask)
+        pdf.pages[0].Resources.XObject.Im0.SMask = _soft_mask(pdf, alpha)
         pdf.save(src)
     dest = tmp_path / "out.pdf"
     compress_pdf(src, dest, "ebook")
