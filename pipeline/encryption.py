@@ -81,9 +81,10 @@ def stack_key_policy(name: str, account_id: Any, region: Any, partition: Any) ->
     * S3 server access logging, writing into the access-log bucket.
     """
 
-    def arn(service: str, resource: str, *, regional: bool = True) -> pulumi.Output[str]:
-        where = [region, ":", account_id] if regional else [":"]
-        return pulumi.Output.concat("arn:", partition, ":", service, ":", *where, ":", resource)
+    def arn(service: str, resource: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(
+            "arn:", partition, ":", service, ":", region, ":", account_id, ":", resource
+        )
 
     log_groups = [
         arn("logs", f"log-group:{group}")

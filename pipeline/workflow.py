@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from pipeline.config import Settings
 from pipeline.definition import state_machine_definition
+from pipeline.encryption import states_log_group
 from pipeline.functions import XRAY_ACTIONS
 from pipeline.iam import assume_role_policy
 from pipeline.queues import queue_encryption
@@ -169,7 +170,7 @@ class Workflow(pulumi.ComponentResource):
         # deliveries within its size limit when many state machines log.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/vendedlogs/states/{name}",
+            name=states_log_group(name),
             retention_in_days=settings.log_retention_days,
             kms_key_id=args.kms_key_arn,
             opts=child,
