@@ -137,23 +137,28 @@ def stack_key_policy(name: str, account_id: Any, region: Any, partition: Any) ->
 
 
 def key_statements(
-    stage: str, *, kms_key_arn: Any, region: Any, function_name: Any
+    granted: list[dict[str, Any]], *, kms_key_arn: Any, region: Any, function_name: Any
 ) -> list[dict[str, Any]]:
-    """Returns what a stage may do with the stack's key (nothing without one).
+    """Returns what a function may do with the stack's key (nothing without one).
 
-    Each function may decrypt its own environment; ingest may decrypt what it reads
-    from S3; compress may also encrypt what it writes to S3 and to the sweep-failure
-    queue. The key is only usable through those services (``kms:ViaService``).
+    Derived from what its role already grants, so that a new grant brings its key use:
+    reading from S3 needs ``kms:Decrypt``; writing to S3 or sending to SQS also needs
+    ``kms:GenerateDataKey`` (and a multipart upload, ``kms:Decrypt``). The key is usable
+    only through those services (``kms:ViaService``). Each function may also decrypt
+    its own environment.
+
+    Args:
+        granted: The function's other statements.
+        kms_key_arn: The stack's key, or ``None``.
+        region: The stack's region (the services' names carry it).
+        function_name: The function (its environment's encryption context).
     """
     if kms_key_arn is None:
         return []
-
-    def via(*services: str) -> dict[str, Any]:
-        names = [
-            pulumi.Output.concat(service, ".", region, ".amazonaws.com") for service in services
-        ]
-        return {"StringEquals": {"kms:ViaService": names}}
-
+    actions = {action for s in granted for action in _as_list(s["Action"])}
+    reads = any(a.startswith("s3:Get") for a in actions)
+    writes = {a.split(":")[0] for a in actions if a in ("s3:PutObject", "sqs:SendMessage")}
+    services = sorted(writes | ({"s3"} if reads else set()))
     statements: list[dict[str, Any]] = [
         {
             "Sid": "DecryptOwnEnvironment",
@@ -165,27 +170,28 @@ def key_statements(
             },
         }
     ]
-    if stage == "ingest":
+    if services:
         statements.append(
             {
-                "Sid": "DecryptSources",
+                "Sid": "UseTheKeyThroughItsServices",
                 "Effect": "Allow",
-                "Action": ["kms:Decrypt"],
+                "Action": ["kms:Decrypt", *(["kms:GenerateDataKey"] if writes else [])],
                 "Resource": kms_key_arn,
-                "Condition": via("s3"),
-            }
-        )
-    elif stage == "compress":
-        statements.append(
-            {
-                "Sid": "EncryptResultsAndFailedSweeps",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-                "Resource": kms_key_arn,
-                "Condition": via("s3", "sqs"),
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": [
+                            pulumi.Output.concat(service, ".", region, ".amazonaws.com")
+                            for service in services
+                        ]
+                    }
+                },
             }
         )
     return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 @dataclass(frozen=True)

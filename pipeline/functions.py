@@ -254,6 +254,16 @@ class Functions(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
+            granted = stage_statements(
+                stage,
+                trigger_bucket_arn=args.trigger_bucket_arn,
+                trigger_prefix=settings.trigger_prefix,
+                output_bucket_arn=args.output_bucket_arn,
+                sweep_failure_queue_arn=sweep_failures.arn,
+            )
+            granted += key_statements(
+                granted, kms_key_arn=args.kms_key_arn, region=region, function_name=function_name
+            )
             policy = aws.iam.RolePolicy(
                 f"{name}-{stage}-policy",
                 role=role.id,
@@ -262,21 +272,7 @@ class Functions(pulumi.ComponentResource):
                         log_group_arn=log_group.arn,
                         file_system_arn=args.file_system_arn,
                         access_point_arn=args.access_point_arn,
-                        stage_specific=[
-                            *stage_statements(
-                                stage,
-                                trigger_bucket_arn=args.trigger_bucket_arn,
-                                trigger_prefix=settings.trigger_prefix,
-                                output_bucket_arn=args.output_bucket_arn,
-                                sweep_failure_queue_arn=sweep_failures.arn,
-                            ),
-                            *key_statements(
-                                stage,
-                                kms_key_arn=args.kms_key_arn,
-                                region=region,
-                                function_name=function_name,
-                            ),
-                        ],
+                        stage_specific=granted,
                     )
                 ),
                 opts=child,

@@ -549,7 +549,12 @@ def test_functions_may_use_the_stack_key_only_through_their_services(
 
     def check(_: Any) -> None:
         policies = _by_name(program, ROLE_POLICY)
-        for stage, extra in (("ingest", ["s3"]), ("transform", None), ("compress", ["s3", "sqs"])):
+        expected = {
+            "ingest": (["kms:Decrypt"], ["s3"]),
+            "transform": None,
+            "compress": (["kms:Decrypt", "kms:GenerateDataKey"], ["s3", "sqs"]),
+        }
+        for stage, through in expected.items():
             statements = _statements(policies[f"docpipe-dev-{stage}-policy"]["policy"])
             kms = {s["Sid"]: s for s in statements if s["Action"][0].startswith("kms:")}
             own = kms.pop("DecryptOwnEnvironment")
@@ -557,13 +562,15 @@ def test_functions_may_use_the_stack_key_only_through_their_services(
             assert _conditions(own) == {
                 "kms:EncryptionContext:LambdaFunctionName": f"docpipe-dev-{stage}"
             }
-            if extra is None:
+            if through is None:
                 assert kms == {}
                 continue
+            actions, services = through
             (via,) = kms.values()
             assert via["Resource"] == key_arn
+            assert via["Action"] == actions
             assert _conditions(via)["kms:ViaService"] == [
-                f"{service}.{REGION}.amazonaws.com" for service in extra
+                f"{service}.{REGION}.amazonaws.com" for service in services
             ]
 
     return keyed_program.done().apply(check)
