@@ -207,7 +207,7 @@ class Settings:
         "Encryption of the file system, buckets, log groups, queues, topic and the functions' "
         "environment: `aws-managed` (AWS-owned and AWS-managed keys), `stack` (one "
         "customer-managed key per stack, rotated yearly) or the ARN of an existing key "
-        "whose policy lets these services use it (README, Security).",
+        "whose policy lets these services use it (see the README's Security section).",
         bounds=KMS_KEY,
     )
     protect: bool = setting(
