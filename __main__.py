@@ -1,6 +1,6 @@
 """docpipe: an S3 upload becomes a compressed PDF, its text and a manifest.
 
-Settings -> network -> storage -> buckets -> functions -> workflow -> alarms -> outputs.
+Settings -> key -> buckets -> network -> storage -> functions -> workflow -> alarms -> outputs.
 The pieces live in pipeline/; DESIGN.md section 2 describes what they create.
 """
 
@@ -8,6 +8,7 @@ import pulumi
 
 from pipeline import config, packaging
 from pipeline.buckets import PrivateBucket, PrivateBucketArgs
+from pipeline.encryption import Encryption, EncryptionArgs
 from pipeline.functions import Functions, FunctionsArgs
 from pipeline.network import Network, NetworkArgs
 from pipeline.operations import Operations, OperationsArgs
@@ -17,11 +18,7 @@ from pipeline.workflow import Workflow, WorkflowArgs
 settings = config.from_pulumi()
 name = f"docpipe-{pulumi.get_stack()}"
 
-network = Network(name, NetworkArgs(settings))
-storage = Storage(
-    name,
-    StorageArgs(settings, network.subnet_ids, network.efs_security_group_id),
-)
+key_arn = Encryption(name, EncryptionArgs(settings)).key_arn
 buckets = {
     role: PrivateBucket(
         f"{name}-{role}",
@@ -29,10 +26,29 @@ buckets = {
             noncurrent_version_days=settings.noncurrent_version_days,
             force_destroy=not settings.protect,
             eventbridge=role == "trigger",
+            kms_key_arn=key_arn,
         ),
     )
     for role in ("trigger", "output")
 }
+access_logs = PrivateBucket(
+    f"{name}-access-logs",
+    PrivateBucketArgs(
+        noncurrent_version_days=settings.noncurrent_version_days,
+        force_destroy=not settings.protect,
+        kms_key_arn=key_arn,
+        expire_days=settings.log_retention_days,
+        log_sources=buckets,
+    ),
+)
+network = Network(
+    name,
+    NetworkArgs(settings, [bucket.arn for bucket in buckets.values()], kms_key_arn=key_arn),
+)
+storage = Storage(
+    name,
+    StorageArgs(settings, network.subnet_ids, network.efs_security_group_id, key_arn),
+)
 functions = Functions(
     name,
     FunctionsArgs(
@@ -47,6 +63,7 @@ functions = Functions(
         output_bucket_arn=buckets["output"].arn,
         code_archive=packaging.build_code_archive(),
         layer_archive=packaging.build_layer(settings.architecture, settings.python_version),
+        kms_key_arn=key_arn,
     ),
 )
 workflow = Workflow(
@@ -56,6 +73,7 @@ workflow = Workflow(
         function_arns=functions.arns,
         compress_function_name=functions.names["compress"],
         trigger_bucket_name=buckets["trigger"].name,
+        kms_key_arn=key_arn,
     ),
 )
 Operations(
@@ -66,6 +84,7 @@ Operations(
         function_names=functions.names,
         file_system_id=storage.file_system_id,
         dead_letter_queue_name=workflow.dead_letter_queue_name,
+        kms_key_arn=key_arn,
     ),
 )
 
@@ -78,3 +97,5 @@ pulumi.export("ingestFunction", functions.names["ingest"])
 pulumi.export("transformFunction", functions.names["transform"])
 pulumi.export("compressFunction", functions.names["compress"])
 pulumi.export("deadLetterQueue", workflow.dead_letter_queue_name)
+pulumi.export("accessLogBucket", access_logs.name)
+pulumi.export("sweepFailureQueue", functions.sweep_failure_queue_name)

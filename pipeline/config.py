@@ -1,117 +1,42 @@
-"""The stack's settings: read, typed and validated here and nowhere else.
+"""The stack's settings: read and validated here and nowhere else.
 
-``pulumi up`` reads them with :func:`from_pulumi`; the local runner reads the same stack
-files with :func:`load_stack_settings` and gives each local function the environment
+``pulumi up`` reads them with :func:`from_pulumi` (the only place that reads
+``pulumi.Config``); the local runner reads the same stack files with
+:func:`load_stack_settings` and gives each local function the environment
 :func:`function_environment` describes, which is exactly what the deployed functions get.
 
-Every key is declared with its type, default and description in ``Pulumi.yaml``; the
-defaults below must agree with those declarations (a test holds them together). A value
+Each key is declared once, on :class:`pipeline.settings.Settings` (type, default,
+description, bounds); parsing and validation here follow those declarations. A value
 that cannot work raises :class:`ValueError` naming the key, before any resource exists.
+See docs/ARCHITECTURE.md, "Settings".
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from functions.settings import PROFILES
+from pipeline.bounds import InvalidValueError
+from pipeline.settings import Declaration, Settings, declaration, declarations
+
+__all__ = [
+    "KEYS",
+    "NAMESPACE",
+    "Settings",
+    "declared_defaults",
+    "from_pulumi",
+    "function_environment",
+    "load_stack_settings",
+    "parse_settings",
+]
 
 NAMESPACE = "docpipe"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-ARCHITECTURES = ("arm64", "x86_64")
-PYTHON_VERSIONS = ("3.12", "3.13")
-THROUGHPUT_MODES = ("elastic", "bursting", "provisioned")
-# The only values CloudWatch Logs accepts for a log group's retention.
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-LAMBDA_MAX_TIMEOUT_SECONDS = 900
-# Lambda accepts 128 MB to 10,240 MB of memory.
-LAMBDA_MEMORY_MB = (128, 10240)
-# Enough room for one subnet per AZ in every region that has at most six AZs.
-MAX_AVAILABILITY_ZONES = 6
-
-_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
-_SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# S3 keys are arbitrary, but a prefix for an event pattern and an IAM resource must not
-# contain IAM wildcards or start with a slash (S3 keys have no leading slash).
-_PREFIX = re.compile(r"^[A-Za-z0-9!\-_.'()/]*$")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every setting of a docpipe stack, validated.
-
-    Attribute names are the snake_case forms of the ``docpipe:`` config keys.
-    """
-
-    vpc_id: str | None = None
-    subnet_ids: tuple[str, ...] = ()
-    availability_zones: int = 2
-    vpc_cidr: str = "10.42.0.0/16"
-    mount_path: str = "/mnt/docpipe"
-    efs_throughput_mode: str = "elastic"
-    efs_provisioned_mibps: int = 0
-    efs_backups: bool = True
-    efs_storage_alarm_gib: int = 50
-    architecture: str = "arm64"
-    python_version: str = "3.12"
-    ingest_memory_mb: int = 1024
-    transform_memory_mb: int = 2048
-    compress_memory_mb: int = 2048
-    function_timeout_seconds: int = 300
-    reserved_concurrency: int = 10
-    log_retention_days: int = 30
-    trigger_prefix: str = ""
-    noncurrent_version_days: int = 30
-    default_profile: str = "ebook"
-    max_input_bytes: int = 512 * 1024 * 1024
-    max_pages: int = 2000
-    max_image_pixels: int = 178_956_970
-    max_archive_members: int = 500
-    max_compression_ratio: int = 200
-    workspace_ttl_hours: int = 24
-    alarm_email: str | None = None
-    protect: bool = False
-
-    @property
-    def uses_existing_network(self) -> bool:
-        """Whether the stack runs in a VPC and subnets it does not own."""
-        return self.vpc_id is not None
-
-    @property
-    def task_timeout_seconds(self) -> int:
-        """How long one state machine task may run: the function's timeout plus a margin.
-
-        The margin covers a cold start with an EFS mount, so that the task timer only ends
-        an invocation that Lambda itself failed to end.
-        """
-        return self.function_timeout_seconds + 60
-
-    @property
-    def memory_mb(self) -> dict[str, int]:
-        """Memory per function, keyed by function name."""
-        return {
-            "ingest": self.ingest_memory_mb,
-            "transform": self.transform_memory_mb,
-            "compress": self.compress_memory_mb,
-        }
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-KEYS: dict[str, str] = {_camel(field.name): field.name for field in fields(Settings)}
+KEYS: dict[str, str] = {d.key: d.attribute for d in declarations()}
 """Config key (without the ``docpipe:`` prefix) -> :class:`Settings` attribute."""
 
 
@@ -160,131 +85,19 @@ def _as_str_list(key: str, raw: Any) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw)
 
 
-def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{_key(key)} must be one of {', '.join(allowed)}, got {value!r}")
-    return value
+_PARSERS = {"integer": _as_int, "boolean": _as_bool, "string": _as_str, "array": _as_str_list}
 
 
-def _at_least(key: str, value: int, minimum: int) -> int:
-    if value < minimum:
-        raise ValueError(f"{_key(key)} must be at least {minimum}, got {value}")
-    return value
-
-
-def _between(key: str, value: int, low: int, high: int) -> int:
-    if not low <= value <= high:
-        raise ValueError(f"{_key(key)} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _mount_path(key: str, value: str) -> str:
-    # Lambda only mounts file systems under /mnt/, one directory level deep is enough.
-    if not re.fullmatch(r"/mnt/[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*", value) or ".." in value:
-        raise ValueError(f"{_key(key)} must be under /mnt/, got {value!r}")
-    return value
-
-
-def _vpc_cidr(key: str, value: str) -> str:
+def _parse_one(declared: Declaration, raw: Any) -> Any:
+    value = _PARSERS[declared.type](declared.key, raw)
+    if declared.optional and value == "":
+        return None
+    if declared.bounds is None:
+        return value
     try:
-        network = ipaddress.IPv4Network(value)
-    except ValueError:
-        raise ValueError(f"{_key(key)} must be an IPv4 CIDR block, got {value!r}") from None
-    # VPCs may be /16 to /28; each AZ's subnet needs room for Lambda ENIs and mount targets.
-    if not 16 <= network.prefixlen <= 24:
-        raise ValueError(f"{_key(key)} must be a block from /16 to /24, got {value!r}")
-    return str(network)
-
-
-def _validators() -> dict[str, Callable[[str, Any], Any]]:
-    def positive(key: str, raw: Any) -> int:
-        return _at_least(key, _as_int(key, raw), 1)
-
-    def memory(key: str, raw: Any) -> int:
-        return _between(key, _as_int(key, raw), *LAMBDA_MEMORY_MB)
-
-    def optional_str(pattern: re.Pattern[str], what: str) -> Callable[[str, Any], str | None]:
-        def check(key: str, raw: Any) -> str | None:
-            value = _as_str(key, raw)
-            if not value:
-                return None
-            if not pattern.fullmatch(value):
-                raise ValueError(f"{_key(key)} must be {what}, got {value!r}")
-            return value
-
-        return check
-
-    def subnet_ids(key: str, raw: Any) -> tuple[str, ...]:
-        values = _as_str_list(key, raw)
-        for value in values:
-            if not _SUBNET_ID.fullmatch(value):
-                raise ValueError(f"{_key(key)} must list subnet ids (subnet-...), got {value!r}")
-        if len(set(values)) != len(values):
-            raise ValueError(f"{_key(key)} lists a subnet twice: {list(values)!r}")
-        return values
-
-    def retention(key: str, raw: Any) -> int:
-        value = _as_int(key, raw)
-        if value not in LOG_RETENTION_DAYS:
-            allowed = ", ".join(str(days) for days in LOG_RETENTION_DAYS)
-            raise ValueError(f"{_key(key)} must be one of {allowed}, got {value}")
-        return value
-
-    def reserved(key: str, raw: Any) -> int:
-        value = _as_int(key, raw)
-        # Lambda's 0 stops a function from running at all; -1 means "no reservation".
-        if value == 0 or value < -1:
-            raise ValueError(
-                f"{_key(key)} must be -1 (no reservation) or a positive number, got {value}"
-            )
-        return value
-
-    def prefix(key: str, raw: Any) -> str:
-        value = _as_str(key, raw)
-        if value.startswith("/") or not _PREFIX.fullmatch(value):
-            raise ValueError(
-                f"{_key(key)} must be an S3 key prefix without a leading slash or wildcards, "
-                f"got {value!r}"
-            )
-        return value
-
-    return {
-        "vpcId": optional_str(_VPC_ID, "a VPC id (vpc-...) or empty"),
-        "subnetIds": subnet_ids,
-        "availabilityZones": lambda k, r: _between(k, _as_int(k, r), 2, MAX_AVAILABILITY_ZONES),
-        "vpcCidr": lambda k, r: _vpc_cidr(k, _as_str(k, r)),
-        "mountPath": lambda k, r: _mount_path(k, _as_str(k, r)),
-        "efsThroughputMode": lambda k, r: _one_of(k, _as_str(k, r), THROUGHPUT_MODES),
-        "efsProvisionedMibps": lambda k, r: _at_least(k, _as_int(k, r), 0),
-        "efsBackups": _as_bool,
-        "efsStorageAlarmGib": positive,
-        "architecture": lambda k, r: _one_of(k, _as_str(k, r), ARCHITECTURES),
-        "pythonVersion": lambda k, r: _one_of(k, _as_str(k, r), PYTHON_VERSIONS),
-        "ingestMemoryMb": memory,
-        "transformMemoryMb": memory,
-        "compressMemoryMb": memory,
-        "functionTimeoutSeconds": lambda k, r: _between(
-            k, _as_int(k, r), 1, LAMBDA_MAX_TIMEOUT_SECONDS
-        ),
-        "reservedConcurrency": reserved,
-        "logRetentionDays": retention,
-        "triggerPrefix": prefix,
-        "noncurrentVersionDays": positive,
-        "defaultProfile": lambda k, r: _one_of(k, _as_str(k, r), PROFILES),
-        "maxInputBytes": positive,
-        "maxPages": positive,
-        "maxImagePixels": positive,
-        "maxArchiveMembers": positive,
-        "maxCompressionRatio": positive,
-        "workspaceTtlHours": positive,
-        "alarmEmail": optional_str(_EMAIL, "an e-mail address or empty"),
-        "protect": _as_bool,
-    }
-
-
-_VALIDATORS = _validators()
-if set(_VALIDATORS) != set(KEYS):
-    raise RuntimeError("every docpipe setting needs exactly one validator")
+        return declared.bounds.check(value)
+    except InvalidValueError as invalid:
+        raise ValueError(f"{_key(declared.key)} {invalid}") from None
 
 
 def _strip_namespace(key: str) -> str:
@@ -306,11 +119,12 @@ def parse_settings(values: Mapping[str, Any]) -> Settings:
     parsed: dict[str, Any] = {}
     for raw_key, raw in values.items():
         key = _strip_namespace(raw_key)
-        if key not in KEYS:
+        declared = declaration(key)
+        if declared is None:
             raise ValueError(f"{_key(key)} is not a docpipe setting (known: {', '.join(KEYS)})")
         if raw is None:
             continue
-        parsed[KEYS[key]] = _VALIDATORS[key](key, raw)
+        parsed[declared.attribute] = _parse_one(declared, raw)
     settings = Settings(**parsed)
     _check_together(settings)
     return settings
@@ -364,13 +178,17 @@ def _load_yaml(path: Path) -> Any:
 
 
 def declared_defaults(root: Path | None = None) -> dict[str, Any]:
-    """Returns the defaults declared in ``Pulumi.yaml``'s ``config:`` block."""
+    """Returns the defaults declared in ``Pulumi.yaml``'s ``config:`` block.
+
+    ``Pulumi.yaml`` is written from :class:`Settings` (``python -m pipeline.settings_docs``)
+    and a test holds them together; this reads the file as the Pulumi CLI would.
+    """
     project = _load_yaml((root or PROJECT_ROOT) / "Pulumi.yaml") or {}
     defaults: dict[str, Any] = {}
-    for key, declaration in (project.get("config") or {}).items():
+    for key, declared in (project.get("config") or {}).items():
         name = _strip_namespace(key)
-        if isinstance(declaration, Mapping) and "default" in declaration:
-            defaults[name] = declaration["default"]
+        if isinstance(declared, Mapping) and "default" in declared:
+            defaults[name] = declared["default"]
     return defaults
 
 
@@ -406,14 +224,12 @@ def function_environment(
         mount_path: Where the workspace is mounted, if not at ``settings.mount_path``
             (the local runner passes a local directory).
     """
-    return {
-        "EFS_MOUNT_PATH": mount_path if mount_path is not None else settings.mount_path,
-        "OUTPUT_BUCKET": output_bucket,
-        "DEFAULT_PROFILE": settings.default_profile,
-        "MAX_INPUT_BYTES": str(settings.max_input_bytes),
-        "MAX_PAGES": str(settings.max_pages),
-        "MAX_IMAGE_PIXELS": str(settings.max_image_pixels),
-        "MAX_ARCHIVE_MEMBERS": str(settings.max_archive_members),
-        "MAX_COMPRESSION_RATIO": str(settings.max_compression_ratio),
-        "WORKSPACE_TTL_HOURS": str(settings.workspace_ttl_hours),
+    environment = {
+        declared.env: str(getattr(settings, declared.attribute))
+        for declared in declarations()
+        if declared.env is not None
     }
+    if mount_path is not None:
+        environment["EFS_MOUNT_PATH"] = mount_path
+    environment["OUTPUT_BUCKET"] = output_bucket
+    return environment

@@ -11,8 +11,10 @@ import pulumi_aws as aws
 
 from functions.publish import sha256_file
 from pipeline.config import Settings, function_environment
+from pipeline.encryption import key_statements, lambda_log_group
 from pipeline.iam import assume_role_policy
 from pipeline.packaging import HANDLERS
+from pipeline.queues import queue_encryption, tls_only_queue_policy
 
 STAGES = tuple(HANDLERS)
 RUNTIMES = {
@@ -32,6 +34,11 @@ VPC_NETWORK_INTERFACE_ACTIONS = (
     "ec2:UnassignPrivateIpAddresses",
 )
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+# Failed sweeps are kept two weeks (SQS's maximum) for an operator to look at; a sweep
+# older than an hour is not retried, since the next one is due by then.
+SWEEP_FAILURE_RETENTION_SECONDS = 14 * 24 * 60 * 60
+SWEEP_MAX_EVENT_AGE_SECONDS = 60 * 60
+SWEEP_RETRY_ATTEMPTS = 2
 
 
 def stage_statements(
@@ -40,8 +47,10 @@ def stage_statements(
     trigger_bucket_arn: Any,
     trigger_prefix: str,
     output_bucket_arn: Any,
+    sweep_failure_queue_arn: Any = None,
 ) -> list[dict[str, Any]]:
-    """Returns what only this stage may do on S3 (transform touches no bucket at all)."""
+    """Returns what only this stage may do on S3 (transform touches no bucket at all),
+    and for compress, reporting a failed hourly sweep to its queue."""
     if stage == "ingest":
         return [
             {
@@ -70,6 +79,20 @@ def stage_statements(
                 "Action": ["s3:GetObject"],
                 "Resource": pulumi.Output.concat(output_bucket_arn, "/processed/*"),
             },
+            *(
+                [
+                    {
+                        # Lambda sends a failed asynchronous invocation (the sweep) to its
+                        # failure destination with the function's own role.
+                        "Sid": "ReportFailedSweeps",
+                        "Effect": "Allow",
+                        "Action": ["sqs:SendMessage"],
+                        "Resource": sweep_failure_queue_arn,
+                    }
+                ]
+                if sweep_failure_queue_arn is not None
+                else []
+            ),
         ]
     if stage == "transform":
         return []
@@ -137,6 +160,8 @@ class FunctionsArgs:
         output_bucket_arn: The output bucket's ARN.
         code_archive: The deterministic zip of ``functions/``.
         layer_archive: The zip of the third-party packages (``python/...``).
+        kms_key_arn: The stack's key (log groups, environment, sweep-failure queue), or
+            ``None`` for AWS-managed encryption.
     """
 
     settings: Settings
@@ -150,27 +175,35 @@ class FunctionsArgs:
     output_bucket_arn: pulumi.Input[str]
     code_archive: Path
     layer_archive: Path
+    kms_key_arn: pulumi.Input[str] | None = None
 
 
 class Functions(pulumi.ComponentResource):
     """The ingest, transform and compress functions.
 
     Creates one layer version (third-party packages, for the configured architecture and
-    runtime) and, per stage: an IAM role with one inline least-privilege policy, a log
-    group ``/aws/lambda/<name>`` with retention, and the function itself, which runs the
-    shared code archive in the private subnets, mounts the one access point at the mount
-    path, logs JSON, is traced with X-Ray and has its reserved concurrency, memory,
-    timeout and environment from the settings.
+    runtime) and, per stage: an IAM role that only Lambda may assume, only for that
+    function, with one inline least-privilege policy; a log group
+    ``/aws/lambda/<name>`` with retention (and the stack's key); and the function itself,
+    which runs the shared code archive in the private subnets, mounts the one access
+    point at the mount path, logs JSON, is traced with X-Ray and has its reserved
+    concurrency, memory, timeout and environment (encrypted with the stack's key) from
+    the settings. Compress's asynchronous invocations (only the hourly sweep) retry
+    twice and then go to an encrypted, TLS-only sweep-failure queue.
 
     Attributes:
         functions: The functions by stage (``ingest``, ``transform``, ``compress``).
         names: Function names by stage.
         arns: Function ARNs by stage.
+        sweep_failure_queue_arn: Where failed sweeps end up.
+        sweep_failure_queue_name: Its name.
     """
 
     functions: dict[str, aws.lambda_.Function]
     names: dict[str, pulumi.Output[str]]
     arns: dict[str, pulumi.Output[str]]
+    sweep_failure_queue_arn: pulumi.Output[str]
+    sweep_failure_queue_name: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: FunctionsArgs, opts: pulumi.ResourceOptions | None = None
@@ -194,23 +227,42 @@ class Functions(pulumi.ComponentResource):
             **function_environment(settings, output_bucket=""),
             "OUTPUT_BUCKET": args.output_bucket_name,
         }
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        region = aws.get_region_output(opts=invoke).region
+        partition = aws.get_partition_output(opts=invoke).partition
+        sweep_failures = self._sweep_failure_queue(name, args.kms_key_arn)
         self.functions = {}
         for stage in STAGES:
             function_name = f"{name}-{stage}"
-            child = pulumi.ResourceOptions(parent=self)
             log_group = aws.cloudwatch.LogGroup(
                 f"{name}-{stage}-logs",
-                name=f"/aws/lambda/{function_name}",
+                name=lambda_log_group(function_name),
                 retention_in_days=settings.log_retention_days,
+                kms_key_id=args.kms_key_arn,
                 opts=child,
+            )
+            function_arn = pulumi.Output.concat(
+                "arn:", partition, ":lambda:", region, ":", account_id, ":function:", function_name
             )
             role = aws.iam.Role(
                 f"{name}-{stage}-role",
                 description=f"docpipe {stage} function",
                 assume_role_policy=pulumi.Output.json_dumps(
-                    assume_role_policy("lambda.amazonaws.com")
+                    assume_role_policy("lambda.amazonaws.com", account_id, function_arn)
                 ),
                 opts=child,
+            )
+            granted = stage_statements(
+                stage,
+                trigger_bucket_arn=args.trigger_bucket_arn,
+                trigger_prefix=settings.trigger_prefix,
+                output_bucket_arn=args.output_bucket_arn,
+                sweep_failure_queue_arn=sweep_failures.arn,
+            )
+            granted += key_statements(
+                granted, kms_key_arn=args.kms_key_arn, region=region, function_name=function_name
             )
             policy = aws.iam.RolePolicy(
                 f"{name}-{stage}-policy",
@@ -220,12 +272,7 @@ class Functions(pulumi.ComponentResource):
                         log_group_arn=log_group.arn,
                         file_system_arn=args.file_system_arn,
                         access_point_arn=args.access_point_arn,
-                        stage_specific=stage_statements(
-                            stage,
-                            trigger_bucket_arn=args.trigger_bucket_arn,
-                            trigger_prefix=settings.trigger_prefix,
-                            output_bucket_arn=args.output_bucket_arn,
-                        ),
+                        stage_specific=granted,
                     )
                 ),
                 opts=child,
@@ -245,6 +292,7 @@ class Functions(pulumi.ComponentResource):
                 timeout=settings.function_timeout_seconds,
                 reserved_concurrent_executions=settings.reserved_concurrency,
                 environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+                kms_key_arn=args.kms_key_arn,
                 logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                     log_format="JSON",
                     log_group=log_group.name,
@@ -265,9 +313,42 @@ class Functions(pulumi.ComponentResource):
                 # is available: both must exist before the function does.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.mount_targets]),
             )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-compress-async",
+            function_name=self.functions["compress"].name,
+            maximum_retry_attempts=SWEEP_RETRY_ATTEMPTS,
+            maximum_event_age_in_seconds=SWEEP_MAX_EVENT_AGE_SECONDS,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=sweep_failures.arn
+                )
+            ),
+            opts=child,
+        )
         self.names = {stage: fn.name for stage, fn in self.functions.items()}
         self.arns = {stage: fn.arn for stage, fn in self.functions.items()}
+        self.sweep_failure_queue_arn = sweep_failures.arn
+        self.sweep_failure_queue_name = sweep_failures.name
         self.register_outputs(
             {f"{stage}Name": fn_name for stage, fn_name in self.names.items()}
             | {f"{stage}Arn": arn for stage, arn in self.arns.items()}
+            | {"sweepFailureQueueArn": self.sweep_failure_queue_arn}
         )
+
+    def _sweep_failure_queue(
+        self, name: str, kms_key_arn: pulumi.Input[str] | None
+    ) -> aws.sqs.Queue:
+        child = pulumi.ResourceOptions(parent=self)
+        queue = aws.sqs.Queue(
+            f"{name}-sweep-failures",
+            message_retention_seconds=SWEEP_FAILURE_RETENTION_SECONDS,
+            **queue_encryption(kms_key_arn),
+            opts=child,
+        )
+        aws.sqs.QueuePolicy(
+            f"{name}-sweep-failures-policy",
+            queue_url=queue.url,
+            policy=pulumi.Output.json_dumps(tls_only_queue_policy(queue.arn)),
+            opts=child,
+        )
+        return queue

@@ -5,18 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 
-def assume_role_policy(service: str, account_id: Any = None) -> dict[str, Any]:
+def assume_role_policy(
+    service: str, account_id: Any = None, source_arn: Any = None
+) -> dict[str, Any]:
     """Returns a trust policy letting one AWS service assume a role.
+
+    The deployed stack always passes both guards (the cross-service confused-deputy
+    defence: the service may assume the role only on behalf of this account's resource);
+    the local runner, whose moto IAM evaluates no conditions, passes neither.
 
     Args:
         service: The service principal, e.g. ``lambda.amazonaws.com``.
-        account_id: When given, only on behalf of this account (confused-deputy guard).
+        account_id: When given, only on behalf of this account (``aws:SourceAccount``).
+        source_arn: When given, only on behalf of the resource with this ARN, or an ARN
+            pattern with ``*`` (``aws:SourceArn``, compared with ``ArnLike``).
     """
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
     }
+    condition: dict[str, Any] = {}
     if account_id is not None:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+        condition["StringEquals"] = {"aws:SourceAccount": account_id}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
     return {"Version": "2012-10-17", "Statement": [statement]}

@@ -4,15 +4,74 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from pipeline.config import Settings
+from pipeline.encryption import flow_log_group
+from pipeline.iam import assume_role_policy
 
 NFS_PORT = 2049
 HTTPS_PORT = 443
+# Flow log records are aggregated over at most this many seconds (the cheaper choice).
+FLOW_LOG_AGGREGATION_SECONDS = 600
+# The S3 actions the functions use (GetObject also covers HeadObject; PutObject covers
+# every step of a multipart upload but its abort). A new S3 call in the functions needs
+# its action here as well as in the function's role: a test holds them together.
+ENDPOINT_S3_ACTIONS = (
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListBucket",
+)
+FLOW_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+
+
+def endpoint_policy(bucket_arns: list[Any]) -> dict[str, Any]:
+    """Returns the S3 gateway endpoint's policy: the stack's buckets and nothing else.
+
+    Everything in the stack's VPC reaches S3 only through this endpoint, so no bucket
+    outside the stack (another account's, say) can receive data from it. Nothing else
+    needs S3 from inside the VPC: Lambda fetches the code and the layer, and delivers
+    logs and traces, from its own service network, not through the functions' ENIs.
+    The ``"*"`` principal is how an endpoint policy says "whoever the caller is"; the
+    callers' own roles still decide what each may do.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OnlyTheStacksBuckets",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": list(ENDPOINT_S3_ACTIONS),
+                "Resource": [
+                    resource
+                    for arn in bucket_arns
+                    for resource in (arn, pulumi.Output.concat(arn, "/*"))
+                ],
+            }
+        ],
+    }
+
+
+def flow_log_policy(log_group_arn: Any) -> dict[str, Any]:
+    """Returns the flow-log role's policy: write into its own log group only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "WriteFlowLogs",
+                "Effect": "Allow",
+                "Action": list(FLOW_LOG_ACTIONS),
+                "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")],
+            }
+        ],
+    }
 
 
 def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
@@ -24,9 +83,17 @@ def subnet_cidrs(vpc_cidr: str, count: int) -> list[str]:
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    """What the network needs: the stack's settings."""
+    """What the network needs.
+
+    Attributes:
+        settings: The stack's settings.
+        bucket_arns: The stack's buckets: the only ones its S3 endpoint reaches.
+        kms_key_arn: The stack's key for the flow-log group, or ``None``.
+    """
 
     settings: Settings
+    bucket_arns: list[pulumi.Input[str]] = field(default_factory=list)
+    kms_key_arn: pulumi.Input[str] | None = None
 
 
 class Network(pulumi.ComponentResource):
@@ -34,8 +101,12 @@ class Network(pulumi.ComponentResource):
 
     With no existing network configured, it creates a VPC with one private subnet per
     availability zone, a route table without any route to the internet (no NAT gateway,
-    no internet gateway), and an S3 gateway endpoint on that route table, so the functions
-    reach S3 and nothing else. With ``vpcId``/``subnetIds`` set, it uses those instead.
+    no internet gateway), an S3 gateway endpoint on that route table whose policy
+    (:func:`endpoint_policy`) reaches the stack's buckets only, the VPC's default
+    security group stripped of every rule, and flow logs of all traffic into a log group
+    with the stack's retention, written by a role that may write only there. With
+    ``vpcId``/``subnetIds`` set, it uses those instead (the VPC's owner runs its flow
+    logs and endpoint).
 
     In both cases it creates the two security groups and exactly these rules:
 
@@ -74,7 +145,7 @@ class Network(pulumi.ComponentResource):
                 opts=pulumi.InvokeOutputOptions(parent=self),
             ).id
         else:
-            self._create_vpc(name, settings, region, child)
+            self._create_vpc(name, args, region, child)
 
         lambda_sg = aws.ec2.SecurityGroup(
             f"{name}-lambda",
@@ -136,10 +207,11 @@ class Network(pulumi.ComponentResource):
     def _create_vpc(
         self,
         name: str,
-        settings: Settings,
+        args: NetworkArgs,
         region: pulumi.Output[str],
         child: pulumi.ResourceOptions,
     ) -> None:
+        settings = args.settings
         zones = aws.get_availability_zones_output(
             state="available", opts=pulumi.InvokeOutputOptions(parent=self)
         ).names
@@ -195,9 +267,66 @@ class Network(pulumi.ComponentResource):
             service_name=pulumi.Output.concat("com.amazonaws.", region, ".s3"),
             vpc_endpoint_type="Gateway",
             route_table_ids=[route_table.id],
+            policy=pulumi.Output.json_dumps(endpoint_policy(list(args.bucket_arns))),
             tags={"Name": f"{name}-s3"},
             opts=child,
         )
+        # Adopts the VPC's default group and removes its rules: nothing may use it.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default", vpc_id=vpc.id, tags={"Name": f"{name}-default"}, opts=child
+        )
+        self._flow_logs(name, args, vpc.id, region, child)
         self.vpc_id = vpc.id
         self.subnet_ids = [subnet.id for subnet in subnets]
         self.s3_prefix_list_id = endpoint.prefix_list_id
+
+    def _flow_logs(
+        self,
+        name: str,
+        args: NetworkArgs,
+        vpc_id: pulumi.Output[str],
+        region: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=flow_log_group(name),
+            retention_in_days=args.settings.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-flow-logs-role",
+            description="docpipe VPC flow logs",
+            assume_role_policy=pulumi.Output.json_dumps(
+                assume_role_policy(
+                    "vpc-flow-logs.amazonaws.com",
+                    account_id,
+                    # The flow log's own ARN exists only after it, which needs the role.
+                    pulumi.Output.concat(
+                        "arn:", partition, ":ec2:", region, ":", account_id, ":vpc-flow-log/*"
+                    ),
+                )
+            ),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-flow-logs-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(flow_log_policy(log_group.arn)),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-logs",
+            vpc_id=vpc_id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=FLOW_LOG_AGGREGATION_SECONDS,
+            tags={"Name": f"{name}-flow-logs"},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )

@@ -59,6 +59,8 @@ class OperationsArgs:
         function_names: The functions by stage.
         file_system_id: The EFS workspace.
         dead_letter_queue_name: The trigger's dead-letter queue.
+        kms_key_arn: The stack's key for the topic; ``None`` creates a key for the topic
+            alone (the AWS-managed ``aws/sns`` key cannot let CloudWatch publish).
     """
 
     settings: Settings
@@ -66,6 +68,7 @@ class OperationsArgs:
     function_names: dict[str, pulumi.Output[str]]
     file_system_id: pulumi.Input[str]
     dead_letter_queue_name: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str] | None = None
 
 
 class Operations(pulumi.ComponentResource):
@@ -95,18 +98,21 @@ class Operations(pulumi.ComponentResource):
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
         partition = aws.get_partition_output(opts=invoke).partition
 
-        key = aws.kms.Key(
-            f"{name}-alarms-key",
-            description="docpipe alarm topic",
-            enable_key_rotation=True,
-            deletion_window_in_days=7,
-            policy=pulumi.Output.json_dumps(alarm_key_policy(account_id, partition)),
-            opts=child,
-        )
-        aws.kms.Alias(
-            f"{name}-alarms-key", name=f"alias/{name}-alarms", target_key_id=key.id, opts=child
-        )
-        topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=key.arn, opts=child)
+        topic_key = args.kms_key_arn
+        if topic_key is None:
+            key = aws.kms.Key(
+                f"{name}-alarms-key",
+                description="docpipe alarm topic",
+                enable_key_rotation=True,
+                deletion_window_in_days=7,
+                policy=pulumi.Output.json_dumps(alarm_key_policy(account_id, partition)),
+                opts=child,
+            )
+            aws.kms.Alias(
+                f"{name}-alarms-key", name=f"alias/{name}-alarms", target_key_id=key.id, opts=child
+            )
+            topic_key = key.arn
+        topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=topic_key, opts=child)
         if settings.alarm_email:
             aws.sns.TopicSubscription(
                 f"{name}-alarms-email",

@@ -57,17 +57,22 @@ def file_system_policy(file_system_arn: Any, access_point_arn: Any) -> dict[str,
 
 @dataclass(frozen=True)
 class StorageArgs:
-    """What the file system needs: settings, and the network it is reachable in."""
+    """What the file system needs: settings, the network it is reachable in, its key.
+
+    ``kms_key_arn`` is the stack's key, or ``None`` for EFS's AWS-managed key.
+    """
 
     settings: Settings
     subnet_ids: list[pulumi.Output[str]]
     security_group_id: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str] | None = None
 
 
 class Storage(pulumi.ComponentResource):
     """The EFS workspace shared by the three functions.
 
-    Creates an encrypted file system (throughput mode from config), a mount target in
+    Creates an encrypted file system (the stack's key, or EFS's AWS-managed key;
+    throughput mode from config), a mount target in
     every subnet (in the EFS security group), exactly one access point (root
     ``/docpipe`` created as 1000:1000 mode 750, every client acting as 1000:1000), the
     file-system policy of :func:`file_system_policy`, and the backup policy from config.
@@ -96,6 +101,7 @@ class Storage(pulumi.ComponentResource):
         file_system = aws.efs.FileSystem(
             f"{name}-fs",
             encrypted=True,
+            kms_key_id=args.kms_key_arn,
             throughput_mode=settings.efs_throughput_mode,
             provisioned_throughput_in_mibps=(
                 settings.efs_provisioned_mibps

@@ -11,8 +11,10 @@ import pulumi_aws as aws
 
 from pipeline.config import Settings
 from pipeline.definition import state_machine_definition
+from pipeline.encryption import states_log_group
 from pipeline.functions import XRAY_ACTIONS
 from pipeline.iam import assume_role_policy
+from pipeline.queues import queue_encryption
 from pipeline.trigger import INPUT_PATHS, INPUT_TEMPLATE, event_pattern
 
 # CloudWatch Logs' log delivery API, which Step Functions uses to write its logs, does not
@@ -121,12 +123,14 @@ class WorkflowArgs:
         function_arns: ARNs of the ingest, transform and compress functions, by stage.
         compress_function_name: The compress function, invoked by the hourly sweep.
         trigger_bucket_name: The bucket whose new objects start executions.
+        kms_key_arn: The stack's key (log group, dead-letter queue), or ``None``.
     """
 
     settings: Settings
     function_arns: dict[str, pulumi.Output[str]]
     compress_function_name: pulumi.Input[str]
     trigger_bucket_name: pulumi.Input[str]
+    kms_key_arn: pulumi.Input[str] | None = None
 
 
 class Workflow(pulumi.ComponentResource):
@@ -157,23 +161,28 @@ class Workflow(pulumi.ComponentResource):
         super().__init__("docpipe:index:Workflow", name, None, opts)
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        account_id = aws.get_caller_identity_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)
-        ).account_id
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        region = aws.get_region_output(opts=invoke).region
+        partition = aws.get_partition_output(opts=invoke).partition
 
         # The "/aws/vendedlogs/" prefix keeps CloudWatch's resource policy for log
         # deliveries within its size limit when many state machines log.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/aws/vendedlogs/states/{name}",
+            name=states_log_group(name),
             retention_in_days=settings.log_retention_days,
+            kms_key_id=args.kms_key_arn,
             opts=child,
+        )
+        state_machine_arn = pulumi.Output.concat(
+            "arn:", partition, ":states:", region, ":", account_id, ":stateMachine:", name
         )
         role = aws.iam.Role(
             f"{name}-role",
             description="docpipe state machine",
             assume_role_policy=pulumi.Output.json_dumps(
-                assume_role_policy("states.amazonaws.com", account_id)
+                assume_role_policy("states.amazonaws.com", account_id, state_machine_arn)
             ),
             opts=child,
         )
@@ -213,8 +222,8 @@ class Workflow(pulumi.ComponentResource):
 
         dead_letters = aws.sqs.Queue(
             f"{name}-trigger-dlq",
-            sqs_managed_sse_enabled=True,
             message_retention_seconds=DLQ_RETENTION_SECONDS,
+            **queue_encryption(args.kms_key_arn),
             opts=child,
         )
         trigger_rule = aws.cloudwatch.EventRule(
@@ -236,7 +245,9 @@ class Workflow(pulumi.ComponentResource):
         trigger_role = aws.iam.Role(
             f"{name}-trigger-role",
             description="docpipe trigger: start the pipeline",
-            assume_role_policy=pulumi.Output.json_dumps(assume_role_policy("events.amazonaws.com")),
+            assume_role_policy=pulumi.Output.json_dumps(
+                assume_role_policy("events.amazonaws.com", account_id, trigger_rule.arn)
+            ),
             opts=child,
         )
         aws.iam.RolePolicy(

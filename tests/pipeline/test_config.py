@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,11 @@ from pipeline.config import (
     load_stack_settings,
     parse_settings,
 )
+from pipeline.settings import declarations
+from pipeline.settings_docs import TABLE_HEADER, pulumi_declaration, readme_row
 
 ROOT = Path(__file__).resolve().parents[2]
+REGENERATE = "edit pipeline/settings.py and run python -m pipeline.settings_docs"
 
 
 def test_declared_defaults_are_the_parsed_defaults() -> None:
@@ -162,3 +166,109 @@ def test_limits_accept_exactly_the_positive_numbers(value: int) -> None:
         else:
             with pytest.raises(ValueError, match=f"^docpipe:{key} must be at least 1"):
                 parse_settings({key: value})
+
+
+def test_pulumi_yaml_declares_each_setting_as_the_declarations_do() -> None:
+    """This test ensures that Pulumi.yaml's config block is exactly what the declarations
+    on Settings produce, and names the first key that drifted."""
+    import yaml
+
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    wanted = {d.key: pulumi_declaration(d) for d in declarations()}
+    missing, extra = set(wanted) - set(declared), set(declared) - set(wanted)
+    assert not missing, f"Pulumi.yaml lacks {sorted(missing)}: {REGENERATE}"
+    assert not extra, f"Pulumi.yaml declares {sorted(extra)}, which Settings does not: {REGENERATE}"
+    for key, entry in wanted.items():
+        assert declared[key] == entry, f"Pulumi.yaml's docpipe:{key} differs: {REGENERATE}"
+    assert list(declared) == list(wanted), f"Pulumi.yaml's keys are out of order: {REGENERATE}"
+
+
+def test_readme_table_is_the_declarations() -> None:
+    """This test ensures that the README's configuration table has one row per setting,
+    each as the declarations produce it, and names the first key whose row drifted."""
+    text = (ROOT / "README.md").read_text()
+    assert TABLE_HEADER in text, "the README lost its configuration table header"
+    table = text[text.index(TABLE_HEADER) + len(TABLE_HEADER) :].split("\n\n", 1)[0]
+    rows = {row.split("|")[1].strip().strip("`"): row + "\n" for row in table.splitlines()}
+    for declared in declarations():
+        assert declared.key in rows, f"README lacks docpipe:{declared.key}: {REGENERATE}"
+        assert rows.pop(declared.key) == readme_row(declared), (
+            f"README's row for docpipe:{declared.key} differs: {REGENERATE}"
+        )
+    assert not rows, f"README lists {sorted(rows)}, which Settings does not: {REGENERATE}"
+
+
+def test_lambda_defaults_are_the_declared_defaults() -> None:
+    """This test ensures that functions/settings.py, reading an environment without a
+    variable, applies the declared default of the setting that variable carries, and
+    that its documented defaults are those too."""
+    unset = load_settings({})
+    documented = {
+        line.split("|")[1].strip(): line.split("|")[2].strip()
+        for line in _functions_settings_doc().splitlines()
+        if line.startswith("| ") and not line.startswith("| variable")
+    }
+    for declared in declarations():
+        if declared.env is None:
+            continue
+        as_set = load_settings({declared.env: str(declared.default)})
+        assert as_set == unset, (
+            f"functions/settings.py's default for {declared.env} differs from "
+            f"docpipe:{declared.key}'s declared default {declared.default!r}"
+        )
+        assert documented.get(declared.env) == str(declared.default), (
+            f"functions/settings.py documents {declared.env}'s default as "
+            f"{documented.get(declared.env)!r}, "
+            f"docpipe:{declared.key} declares {declared.default!r}"
+        )
+
+
+def _functions_settings_doc() -> str:
+    import functions.settings
+
+    return functions.settings.__doc__ or ""
+
+
+def test_pulumi_config_is_read_in_exactly_one_module() -> None:
+    """This test ensures that only pipeline/config.py reads pulumi.Config, so every
+    component takes its settings from the validated Settings."""
+    sources = [ROOT / "__main__.py", *sorted((ROOT / "pipeline").rglob("*.py"))]
+    readers = [p.relative_to(ROOT).as_posix() for p in sources if "pulumi.Config(" in p.read_text()]
+    assert readers == ["pipeline/config.py"]
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("aws-managed", True),
+        ("stack", True),
+        ("arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", True),
+        ("arn:aws:kms:eu-west-1:123456789012:alias/docpipe", False),
+        ("alias/docpipe", False),
+        ("customer", False),
+    ],
+)
+def test_kms_key_accepts_the_modes_and_key_arns(value: str, accepted: bool) -> None:
+    """This test ensures that kmsKey takes aws-managed, stack or a key ARN, and refuses
+    aliases and other words naming the key."""
+    if accepted:
+        assert parse_settings({"kmsKey": value}).kms_key == value
+    else:
+        with pytest.raises(ValueError, match=r"^docpipe:kmsKey must be aws-managed, stack or"):
+            parse_settings({"kmsKey": value})
+
+
+def test_a_field_without_a_declaration_is_refused() -> None:
+    """This test ensures that a setting added to Settings without setting(...) fails at
+    once, naming the field, instead of silently missing from Pulumi.yaml and the README."""
+    from dataclasses import dataclass
+
+    from pipeline.settings import _declare
+
+    @dataclass
+    class Undeclared:
+        new_key: int = 3
+
+    (item,) = fields(Undeclared)
+    with pytest.raises(TypeError, match=r"^Settings\.new_key must be declared with setting"):
+        _declare(item, int)

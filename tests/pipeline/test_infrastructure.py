@@ -378,8 +378,8 @@ def test_iam_grants_name_concrete_arns(program: Program) -> pulumi.Output[Any]:
 
     def check(access_point_arn: str) -> None:
         policies = program.of_type(ROLE_POLICY)
-        # three functions, the state machine, the trigger
-        assert len(policies) == 5
+        # three functions, the state machine, the trigger, the flow logs
+        assert len(policies) == 6
         efs_grants = 0
         for policy in policies:
             for statement in _statements(policy.inputs["policy"]):
@@ -561,8 +561,13 @@ def test_trigger_rule_maps_events_and_has_a_dead_letter_queue(
         }
         assert target["retryPolicy"]["maximumRetryAttempts"] > 0
         queue_arn = target["deadLetterConfig"]["arn"]
-        assert program.one("aws:sqs/queue:Queue").inputs["sqsManagedSseEnabled"] is True
-        queue_policy = _statements(program.one("aws:sqs/queuePolicy:QueuePolicy").inputs["policy"])
+        queues = {q.name: q.inputs for q in program.of_type("aws:sqs/queue:Queue")}
+        assert queues["docpipe-dev-trigger-dlq"]["sqsManagedSseEnabled"] is True
+        queue_policy = next(
+            _statements(p.inputs["policy"])
+            for p in program.of_type("aws:sqs/queuePolicy:QueuePolicy")
+            if p.name == "docpipe-dev-trigger-dlq-policy"
+        )
         allow = [s for s in queue_policy if s["Effect"] == "Allow"]
         assert allow == [
             {
@@ -605,7 +610,7 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(
 
     def check(arns: list[str]) -> None:
         blocks = program.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-        assert len(blocks) == 2
+        assert len(blocks) == 3  # trigger, output, access logs
         for block in blocks:
             for setting in (
                 "blockPublicAcls",
@@ -617,6 +622,8 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(
         policies = program.of_type("aws:s3/bucketPolicy:BucketPolicy")
         denied = set()
         for policy in policies:
+            if "access-logs" in policy.name:
+                continue  # test_security.py checks the access-log bucket
             (statement,) = _statements(policy.inputs["policy"])
             assert statement["Effect"] == "Deny"
             assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -635,7 +642,7 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(
             (rule,) = lifecycle.inputs["rules"]
             assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
         buckets = program.of_type("aws:s3/bucket:Bucket")
-        assert len(buckets) == 2
+        assert len(buckets) == 3
         assert all(b.inputs["forceDestroy"] is True for b in buckets)
 
     buckets = program.globals["buckets"]

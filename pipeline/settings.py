@@ -1,0 +1,320 @@
+"""Every docpipe setting, declared once: type, default, description, bounds.
+
+:class:`Settings` is the declarations table. Each field is one ``docpipe:`` config key
+(the camelCase form of the field name) declared with :func:`setting`; its annotation is
+the type, and the rest is said once here. Everything else is derived from it or checked
+against it: the validator (``pipeline/config.py``), the functions' environment, the
+``config:`` block of ``Pulumi.yaml`` and the README's configuration table
+(``python -m pipeline.settings_docs`` writes both; a test fails naming the key when they
+drift), and the Lambda-side defaults in ``functions/settings.py`` (checked by a test).
+
+This module imports no cloud SDK: the local runner and the tests read it too. See
+docs/ARCHITECTURE.md, "Settings".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import MISSING, Field, dataclass, field, fields
+from functools import cache
+from typing import Any, TypeVar, get_type_hints
+
+from functions.settings import PROFILES
+from pipeline.bounds import (
+    EMAIL,
+    KMS_AWS_MANAGED,
+    KMS_KEY,
+    MOUNT_PATH,
+    POSITIVE,
+    RESERVED_CONCURRENCY,
+    SUBNET_IDS,
+    TRIGGER_PREFIX,
+    VPC_CIDR,
+    VPC_ID,
+    Bounds,
+    at_least,
+    between,
+    one_of,
+)
+
+T = TypeVar("T")
+
+ARCHITECTURES = ("arm64", "x86_64")
+PYTHON_VERSIONS = ("3.12", "3.13")
+THROUGHPUT_MODES = ("elastic", "bursting", "provisioned")
+# The only values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+# Lambda accepts 128 MB to 10,240 MB of memory.
+LAMBDA_MEMORY_MB = (128, 10240)
+# Enough room for one subnet per AZ in every region that has at most six AZs.
+MAX_AVAILABILITY_ZONES = 6
+
+
+def setting(
+    default: T, description: str, *, bounds: Bounds | None = None, env: str | None = None
+) -> T:
+    """Declares one setting (used as a :class:`Settings` field's default).
+
+    Args:
+        default: The value when the stack does not set the key (``None`` for an optional
+            string, which a stack leaves empty).
+        description: What it means, one or two sentences (Markdown backticks allowed).
+        bounds: The values it accepts, beyond its type.
+        env: The environment variable the functions read it from, if they do.
+    """
+    metadata = {"description": description, "bounds": bounds, "env": env}
+    return field(default=default, metadata=metadata)
+
+
+MEMORY = between(*LAMBDA_MEMORY_MB, " MB")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of a docpipe stack, validated. Attribute ``x_y`` is config key ``xY``."""
+
+    vpc_id: str | None = setting(
+        None,
+        "Existing VPC to run in. Empty: the stack creates its own VPC without NAT gateway. "
+        "Set together with `subnetIds`.",
+        bounds=VPC_ID,
+    )
+    subnet_ids: tuple[str, ...] = setting(
+        (),
+        "Existing private subnets (at least 2, in different AZs) for the functions and mount "
+        "targets, when `vpcId` is set. Their route tables must reach S3 (a gateway endpoint).",
+        bounds=SUBNET_IDS,
+    )
+    availability_zones: int = setting(
+        2,
+        "Number of AZs for the stack's own private subnets.",
+        bounds=between(2, MAX_AVAILABILITY_ZONES),
+    )
+    vpc_cidr: str = setting(
+        "10.42.0.0/16",
+        "CIDR block of the stack's own VPC, split evenly into one private subnet per AZ.",
+        bounds=VPC_CIDR,
+    )
+    mount_path: str = setting(
+        "/mnt/docpipe",
+        "Where each function mounts the access point.",
+        bounds=MOUNT_PATH,
+        env="EFS_MOUNT_PATH",
+    )
+    efs_throughput_mode: str = setting(
+        "elastic",
+        "EFS throughput mode: `elastic` (pay per use), `bursting` or `provisioned`.",
+        bounds=one_of(*THROUGHPUT_MODES),
+    )
+    efs_provisioned_mibps: int = setting(
+        0,
+        "Provisioned throughput in MiB/s; required with, and only with, `provisioned`.",
+        bounds=at_least(0),
+    )
+    efs_backups: bool = setting(True, "AWS Backup's automatic daily backups of the file system.")
+    efs_storage_alarm_gib: int = setting(
+        50,
+        "Alarm when the file system holds more than this many GiB (workspaces should be "
+        "removed after each job).",
+        bounds=POSITIVE,
+    )
+    architecture: str = setting(
+        "arm64",
+        "Lambda architecture, `arm64` (Graviton, cheaper) or `x86_64`; the layer is built for it.",
+        bounds=one_of(*ARCHITECTURES),
+    )
+    python_version: str = setting(
+        "3.12", "Lambda Python runtime; the layer is built for it.", bounds=one_of(*PYTHON_VERSIONS)
+    )
+    ingest_memory_mb: int = setting(1024, "Memory of the ingest function.", bounds=MEMORY)
+    transform_memory_mb: int = setting(2048, "Memory of the transform function.", bounds=MEMORY)
+    compress_memory_mb: int = setting(2048, "Memory of the compress function.", bounds=MEMORY)
+    function_timeout_seconds: int = setting(
+        300,
+        "Timeout of each function; a state machine task allows 60 s more.",
+        bounds=between(1, LAMBDA_MAX_TIMEOUT_SECONDS, " s"),
+    )
+    reserved_concurrency: int = setting(
+        10,
+        "Reserved concurrent executions of each function; `-1` for no reservation (needed in "
+        "accounts with the minimum concurrency quota).",
+        bounds=RESERVED_CONCURRENCY,
+    )
+    log_retention_days: int = setting(
+        30,
+        "Retention of every log group (functions, state machine, VPC flow logs), and "
+        "the days after which server access logs expire.",
+        bounds=one_of(*LOG_RETENTION_DAYS),
+    )
+    trigger_prefix: str = setting(
+        "",
+        "Only keys starting with this prefix start an execution (e.g. `inbox/`); ingest may "
+        "only read under it. Empty for every object.",
+        bounds=TRIGGER_PREFIX,
+    )
+    noncurrent_version_days: int = setting(
+        30,
+        "Noncurrent object versions in both buckets are deleted after this many days.",
+        bounds=POSITIVE,
+    )
+    default_profile: str = setting(
+        "ebook",
+        "Compression profile when neither the input nor the object's `docpipe-profile` "
+        "metadata names one.",
+        bounds=one_of(*PROFILES),
+        env="DEFAULT_PROFILE",
+    )
+    max_input_bytes: int = setting(
+        512 * 1024 * 1024,
+        "Largest source object, and largest unpacked bundle, in bytes.",
+        bounds=POSITIVE,
+        env="MAX_INPUT_BYTES",
+    )
+    max_pages: int = setting(2000, "Most pages in one document.", bounds=POSITIVE, env="MAX_PAGES")
+    max_image_pixels: int = setting(
+        178_956_970,
+        "Most pixels in one image (decompression-bomb guard).",
+        bounds=POSITIVE,
+        env="MAX_IMAGE_PIXELS",
+    )
+    max_archive_members: int = setting(
+        500, "Most members in one ZIP bundle.", bounds=POSITIVE, env="MAX_ARCHIVE_MEMBERS"
+    )
+    max_compression_ratio: int = setting(
+        200,
+        "Largest expansion ratio of one archive member (zip-bomb guard).",
+        bounds=POSITIVE,
+        env="MAX_COMPRESSION_RATIO",
+    )
+    workspace_ttl_hours: int = setting(
+        24,
+        "Age in hours after which the hourly sweep removes an orphaned job workspace.",
+        bounds=POSITIVE,
+        env="WORKSPACE_TTL_HOURS",
+    )
+    alarm_email: str | None = setting(
+        None,
+        "E-mail address subscribed to the alarm topic (confirm the mail AWS sends). Empty for "
+        "none.",
+        bounds=EMAIL,
+    )
+    kms_key: str = setting(
+        KMS_AWS_MANAGED,
+        "Encryption of the file system, buckets, log groups, queues, topic and the functions' "
+        "environment: `aws-managed` (AWS-owned and AWS-managed keys), `stack` (one "
+        "customer-managed key per stack, rotated yearly) or the ARN of an existing key "
+        "whose policy lets these services use it (see the README's Security section).",
+        bounds=KMS_KEY,
+    )
+    protect: bool = setting(
+        False,
+        "Production stack: buckets refuse to be destroyed while they hold objects, and the "
+        "file system is protected and retained on destroy.",
+    )
+
+    @property
+    def uses_existing_network(self) -> bool:
+        """Whether the stack runs in a VPC and subnets it does not own."""
+        return self.vpc_id is not None
+
+    @property
+    def task_timeout_seconds(self) -> int:
+        """How long one state machine task may run: the function's timeout plus a margin.
+
+        The margin covers a cold start with an EFS mount, so that the task timer only ends
+        an invocation that Lambda itself failed to end.
+        """
+        return self.function_timeout_seconds + 60
+
+    @property
+    def memory_mb(self) -> dict[str, int]:
+        """Memory per function, keyed by function name."""
+        return {
+            "ingest": self.ingest_memory_mb,
+            "transform": self.transform_memory_mb,
+            "compress": self.compress_memory_mb,
+        }
+
+
+# The config types Pulumi.yaml knows, by field annotation.
+_TYPES: dict[Any, str] = {
+    int: "integer",
+    bool: "boolean",
+    str: "string",
+    str | None: "string",
+    tuple[str, ...]: "array",
+}
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One setting as declared on :class:`Settings`.
+
+    Attributes:
+        key: The config key without the ``docpipe:`` namespace.
+        attribute: The :class:`Settings` attribute.
+        type: The Pulumi config type: ``string``, ``integer``, ``boolean`` or ``array``
+            (of strings).
+        optional: Whether an empty value means "not set" (``None``).
+        default: The default as a stack file writes it (``""`` for unset, lists as lists).
+        description: What it means.
+        bounds: The values it accepts beyond its type, if restricted.
+        env: The functions' environment variable carrying it, if any.
+    """
+
+    key: str
+    attribute: str
+    type: str
+    optional: bool
+    default: Any
+    description: str
+    bounds: Bounds | None
+    env: str | None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _declare(item: Field[Any], annotation: Any) -> Declaration:
+    if "description" not in item.metadata or annotation not in _TYPES:
+        raise TypeError(
+            f"Settings.{item.name} must be declared with setting(...) and one of the types "
+            f"{', '.join(map(str, _TYPES))}"
+        )
+    default = item.default if item.default is not MISSING else None
+    as_written = "" if default is None else list(default) if isinstance(default, tuple) else default
+    return Declaration(
+        key=_camel(item.name),
+        attribute=item.name,
+        type=_TYPES[annotation],
+        optional=annotation == str | None,
+        default=as_written,
+        description=item.metadata["description"],
+        bounds=item.metadata["bounds"],
+        env=item.metadata["env"],
+    )
+
+
+@cache
+def _declarations() -> dict[str, Declaration]:
+    hints = get_type_hints(Settings)
+    return {d.key: d for d in (_declare(f, hints[f.name]) for f in fields(Settings))}
+
+
+def declarations() -> Iterator[Declaration]:
+    """Yields every setting's declaration, in the order :class:`Settings` declares them."""
+    yield from _declarations().values()
+
+
+def declaration(key: str) -> Declaration | None:
+    """Returns the declaration of config key ``key`` (no namespace), or ``None``."""
+    return _declarations().get(key)
+
+
+_declarations()  # a field declared without setting(...) fails at import, naming it
