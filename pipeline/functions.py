@@ -231,7 +231,6 @@ class Functions(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
         region = aws.get_region_output(opts=invoke).region
-        partition = aws.get_partition_output(opts=invoke).partition
         sweep_failures = self._sweep_failure_queue(name, args.kms_key_arn)
         self.functions = {}
         for stage in STAGES:
@@ -243,14 +242,14 @@ class Functions(pulumi.ComponentResource):
                 kms_key_id=args.kms_key_arn,
                 opts=child,
             )
-            function_arn = pulumi.Output.concat(
-                "arn:", partition, ":lambda:", region, ":", account_id, ":function:", function_name
-            )
+            # Lambda documents aws:SourceAccount for execution roles but not aws:SourceArn
+            # (it checks the trust when the function does not exist yet), so the
+            # function's role is tied to this account only.
             role = aws.iam.Role(
                 f"{name}-{stage}-role",
                 description=f"docpipe {stage} function",
                 assume_role_policy=pulumi.Output.json_dumps(
-                    assume_role_policy("lambda.amazonaws.com", account_id, function_arn)
+                    assume_role_policy("lambda.amazonaws.com", account_id)
                 ),
                 opts=child,
             )
