@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from functions.documents.filters import STANDARD_FILTERS
+
 if TYPE_CHECKING:
     import pikepdf
 
@@ -25,13 +27,6 @@ MAX_DECODED_BYTES = 128 << 20
 _MAX_FLATE_RATIO = 1032
 _CHUNK = 1 << 20
 _WINDOW = 16 << 20
-
-#: Filters of ISO 32000 (and their abbreviations in inline images).
-STANDARD_FILTERS = frozenset(
-    {"/ASCIIHexDecode", "/ASCII85Decode", "/LZWDecode", "/FlateDecode", "/RunLengthDecode",
-     "/CCITTFaxDecode", "/JBIG2Decode", "/DCTDecode", "/JPXDecode", "/Crypt",
-     "/AHx", "/A85", "/LZW", "/Fl", "/RL", "/CCF", "/DCT"}
-)  # fmt: skip
 
 
 def oversized_streams(pdf: pikepdf.Pdf) -> int:

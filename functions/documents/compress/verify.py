@@ -1,6 +1,7 @@
 """Every output is reopened before it is published: qpdf and pypdf, the same page count.
 
-The compressed copy must open in qpdf without a repair and show the input's page count
+The compressed copy must open in qpdf without a repair (unless the input needed the same)
+and show the input's page count
 in qpdf and, when pypdf reads the input, in pypdf too. If it does not, the input is
 published instead: qpdf has read all its pages, or the document has already failed as
 damaged (docs/ARCHITECTURE.md, "Document code").
@@ -61,7 +62,7 @@ def output_problem(output: Reopened, source: Reopened, pages: int) -> str | None
     """Returns what is wrong with a compressed copy, or None if it may be published."""
     if output.qpdf_pages is None:
         return "qpdf cannot open it"
-    if output.qpdf_repaired:
+    if output.qpdf_repaired and not source.qpdf_repaired:
         return "qpdf must repair it to read it"
     if output.qpdf_pages != pages:
         return f"qpdf finds {output.qpdf_pages} pages instead of {pages}"

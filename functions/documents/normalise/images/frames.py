@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from functions.documents.normalise.images.flate import add_flate, split_alpha
 from functions.documents.normalise.images.jpeg import add_jpeg, jpeg_extent
 from functions.documents.normalise.images.placement import placement
+from functions.documents.normalise.images.tiff_variant import unsupported_tiff_variant
 from functions.documents.normalise.pdfwriter import ImagePdfWriter, pdf_number
 from functions.errors import DocumentError, ErrorCode
 from functions.settings import Limits
@@ -85,13 +86,21 @@ def image_to_pdf(src: Path, kind: str, out: IO[bytes], limits: Limits) -> ImageD
     """
     from PIL import Image
 
-    with _pillow_limits(limits):
-        try:
-            image = Image.open(src, formats=PILLOW_FORMATS[kind])
-        except _DECODE_ERRORS as err:
-            raise corrupt_image(kind) from err
-        with image:
-            return _convert(image, src, kind, out, limits)
+    try:
+        with _pillow_limits(limits):
+            try:
+                image = Image.open(src, formats=PILLOW_FORMATS[kind])
+            except _DECODE_ERRORS as err:
+                raise corrupt_image(kind) from err
+            with image:
+                return _convert(image, src, kind, out, limits)
+    except DocumentError as err:
+        variant = unsupported_tiff_variant(src) if kind == "tiff" else None
+        if err.code != ErrorCode.CORRUPT_DOCUMENT or variant is None:
+            raise
+        raise DocumentError(
+            ErrorCode.UNSUPPORTED_TYPE, f"The TIFF image uses {variant}, which is not supported."
+        ) from err
 
 
 def _convert(
