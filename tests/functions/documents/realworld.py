@@ -264,3 +264,36 @@ def flate_bomb(decoded: int, *, chunk: int = 1 << 20) -> bytes:
         _stream(data, b"/Filter /FlateDecode "),
     ]
     return _pdf(objects)
+
+
+def old_jpeg_tiff(width: int = 64, height: int = 48) -> tuple[bytes, bytes]:
+    """An old-style JPEG TIFF (compression 6) whose image is one whole JPEG stream.
+
+    Returns:
+        The TIFF, and the JPEG stream it holds.
+    """
+    from PIL import Image
+
+    picture = Image.effect_noise((width, height), 40).convert("RGB")
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=80)
+    jpeg = buffer.getvalue()
+    bits_at = 8 + len(jpeg)
+    directory_at = bits_at + 6 + (bits_at % 2)
+    entries = [
+        struct.pack("<HHII", 256, 4, 1, width),
+        struct.pack("<HHII", 257, 4, 1, height),
+        struct.pack("<HHII", 258, 3, 3, bits_at),
+        struct.pack("<HHIHH", 259, 3, 1, 6, 0),
+        struct.pack("<HHIHH", 262, 3, 1, 6, 0),  # YCbCr, as JPEG stores it
+        struct.pack("<HHII", 273, 4, 1, 8),
+        struct.pack("<HHIHH", 277, 3, 1, 3, 0),
+        struct.pack("<HHII", 278, 4, 1, height),
+        struct.pack("<HHII", 279, 4, 1, len(jpeg)),
+        struct.pack("<HHII", 513, 4, 1, 8),
+        struct.pack("<HHII", 514, 4, 1, len(jpeg)),
+    ]
+    head = b"II*\x00" + struct.pack("<I", directory_at) + jpeg + struct.pack("<3H", 8, 8, 8)
+    head += b"\0" * (directory_at - len(head))
+    directory = struct.pack("<H", len(entries)) + b"".join(entries) + b"\0\0\0\0"
+    return head + directory, jpeg

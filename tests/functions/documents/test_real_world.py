@@ -206,6 +206,19 @@ def test_a_single_channel_32_bit_float_tiff_still_converts(tmp_path: Path) -> No
     assert document.stat().st_size > 0
 
 
+def test_an_old_style_jpeg_tiff_is_embedded_without_re_encoding(tmp_path: Path) -> None:
+    """This test ensures that the JPEG stream of an old-style JPEG TIFF becomes the
+    page's image byte for byte, not pixels deflated."""
+    tiff, jpeg = realworld.old_jpeg_tiff()
+    result, document = _normalise(tmp_path, tiff, "tiff")
+    assert result.facts["images"][0]["encoding"] == "jpeg"
+    with pikepdf.open(document) as pdf:
+        image = pdf.pages[0].Resources.XObject.Im0
+        assert image.Filter == pikepdf.Name.DCTDecode
+        assert image.read_raw_bytes() == jpeg
+    assert document.stat().st_size < 2 * len(tiff)
+
+
 def test_a_pdf_whose_objects_need_a_newer_filter_is_not_supported(tmp_path: Path) -> None:
     """This test ensures that a PDF qpdf cannot open because it uses a filter outside the
     standard is UNSUPPORTED_TYPE, naming the filter."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from functions.documents.normalise.images.flate import add_flate, split_alpha
-from functions.documents.normalise.images.jpeg import add_jpeg, jpeg_extent
+from functions.documents.normalise.images.jpeg import add_jpeg, jpeg_extent, tiff_jpeg_extent
 from functions.documents.normalise.images.placement import placement
 from functions.documents.normalise.images.tiff_variant import unsupported_tiff_variant
 from functions.documents.normalise.pdfwriter import ImagePdfWriter, pdf_number
@@ -223,9 +223,10 @@ def _add_frame(
     mode = image.mode
     dpi = image.info.get("dpi")
     icc = image.info.get("icc_profile")
-    jpeg = jpeg_extent(src) if kind == "jpeg" and index == 0 else None
+    jpeg = _jpeg_extent(image, src, kind, index)
     if jpeg is not None and mode in ("L", "RGB", "CMYK"):
-        _verify_jpeg(image, kind)
+        if kind == "jpeg":
+            _verify_jpeg(image, kind)  # an old-style JPEG TIFF's stream was checked
         adobe = "adobe" in image.info
         xobject = add_jpeg(writer, src, jpeg, size, mode, adobe, icc)
         encoding, alpha = "jpeg", False
@@ -256,6 +257,16 @@ def _add_frame(
         "orientation": orientation,
         "page_size": [round(place.width, 2), round(place.height, 2)],
     }
+
+
+def _jpeg_extent(image: Image.Image, src: Path, kind: str, index: int) -> tuple[int, int] | None:
+    """Where the frame's JPEG data is in ``src``, if it can be embedded as it is."""
+    if kind == "jpeg" and index == 0:
+        length = jpeg_extent(src)
+        return (0, length) if length is not None else None
+    if kind == "tiff":
+        return tiff_jpeg_extent(image, src)
+    return None
 
 
 def _verify_jpeg(image: Image.Image, kind: str) -> None:
