@@ -89,6 +89,19 @@ def test_an_output_that_fails_its_check_is_replaced_by_the_input(
     assert result.to_json()["passes"] == {}
 
 
+def test_an_owner_password_pdf_passes_its_check_and_stays_encrypted(tmp_path: Path) -> None:
+    """This test ensures that the check reopens an encrypted copy (no password needed to
+    open) in both readers, so such a PDF is still compressed, not kept."""
+    src = tmp_path / "in.pdf"
+    with pikepdf.open(io.BytesIO(docgen.text_pdf(40))) as pdf:
+        pdf.save(src, encryption=pikepdf.Encryption(user="", owner="owner"))
+    result = compress_pdf(src, tmp_path / "out.pdf", "lossless")
+    assert result.kept_because is None
+    assert result.bytes_out < result.bytes_in
+    with pikepdf.open(tmp_path / "out.pdf") as pdf:
+        assert pdf.is_encrypted
+
+
 def test_an_input_no_reader_opens_is_a_clear_failure(tmp_path: Path) -> None:
     """This test ensures that a PDF that cannot be read is CORRUPT_DOCUMENT, never a success."""
     src = tmp_path / "in.pdf"
