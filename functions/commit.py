@@ -78,10 +78,12 @@ def _code(err: Exception) -> str:
 
 def is_current(s3: Any, version: SourceVersion) -> bool | None:
     """True if ``version`` is the key's current version; None if the key has none."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError, ParamValidationError
 
     try:
         head = s3.head_object(Bucket=version.bucket, Key=version.key)
+    except ParamValidationError:  # a bucket name S3 never accepts holds no version
+        return None
     except ClientError as err:
         if _code(err) in _MISSING:
             return None

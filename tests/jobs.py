@@ -28,6 +28,8 @@ class Job:
     stage: str = "ingest"
     ended: str | None = None  # "succeeded", "superseded", "duplicate", "skipped", "failed"
     result: dict[str, Any] = field(default_factory=dict)
+    retries: int = 0  # INFRASTRUCTURE_UNAVAILABLE retried this often, as the state machine does
+    errors: list[str] = field(default_factory=list)
 
     def step(self) -> None:
         """Runs the next state of the job (one stage, or the failure step after an error)."""
@@ -36,7 +38,12 @@ class Job:
         try:
             self._run_stage()
         except StageError as err:
-            self._report(type(err).__name__, str(err))
+            name = type(err).__name__
+            self.errors.append(name)
+            if name == "INFRASTRUCTURE_UNAVAILABLE" and self.retries > 0:
+                self.retries -= 1
+                return
+            self._report(name, str(err))
 
     def run(self) -> Job:
         """Runs the job to its end."""
