@@ -242,7 +242,10 @@ def key_lock(
             _break(path, holder)
             continue
         if time.monotonic() > deadline:
-            raise LockBusyError(f"another job ({holder.get('job')}) is publishing this key")
+            raise LockBusyError(
+                f"the key's outputs stayed locked by another job ({holder.get('job')}) "
+                f"for over {wait:g} seconds"
+            )
         sleep(0.2)
     lock = KeyLock(path, token, job)
     try:
