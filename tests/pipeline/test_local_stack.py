@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -23,17 +23,15 @@ def test_the_rule_pattern_matches_only_its_bucket_and_prefix() -> None:
     """This test ensures that the local rule applies the deployed pattern: the trigger
     bucket's new objects under the prefix match, other buckets and keys do not."""
     pattern = event_pattern("trigger", "inbox/")
-    event = {
-        "source": "aws.s3",
-        "detail-type": "Object Created",
-        "detail": {"bucket": {"name": "trigger"}, "object": {"key": "inbox/a.pdf"}},
-    }
-    assert matches(pattern, event)
-    assert not matches(pattern, {**event, "detail-type": "Object Deleted"})
-    other_key = {**event, "detail": {**event["detail"], "object": {"key": "outbox/a.pdf"}}}
-    assert not matches(pattern, other_key)
-    other_bucket = {**event, "detail": {**event["detail"], "bucket": {"name": "output"}}}
-    assert not matches(pattern, other_bucket)
+
+    def event(bucket: str, key: str, detail_type: str = "Object Created") -> dict[str, Any]:
+        detail = {"bucket": {"name": bucket}, "object": {"key": key}}
+        return {"source": "aws.s3", "detail-type": detail_type, "detail": detail}
+
+    assert matches(pattern, event("trigger", "inbox/a.pdf"))
+    assert not matches(pattern, event("trigger", "inbox/a.pdf", "Object Deleted"))
+    assert not matches(pattern, event("trigger", "outbox/a.pdf"))
+    assert not matches(pattern, event("output", "inbox/a.pdf"))
 
 
 @pytest.mark.slow
