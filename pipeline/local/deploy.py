@@ -24,24 +24,19 @@ from pipeline.definition import state_machine_definition
 from pipeline.iam import assume_role_policy
 from pipeline.local.invoker import FunctionPool, FunctionSpec
 from pipeline.local.lambdas import LocalLambda
+from pipeline.local.names import (
+    DUMMY_CREDENTIALS,
+    OUTPUT_BUCKET,
+    REGION,
+    STATE_MACHINE,
+    TRIGGER_BUCKET,
+)
 from pipeline.packaging import HANDLERS
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
-
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-TRIGGER_BUCKET = "docpipe-local-trigger"
-OUTPUT_BUCKET = "docpipe-local-output"
-STATE_MACHINE = "docpipe-local"
-# Credentials that moto accepts and that can reach nothing real.
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "docpipe-local",
-    "AWS_SECRET_ACCESS_KEY": "docpipe-local",
-    "AWS_SESSION_TOKEN": "docpipe-local",
-}
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,9 @@ def _start(stack: LocalStack, doc: InputDocument, profile: str | None) -> Starte
     except ClientError as exc:
         error = exc.response.get("Error", {})
         message = (
-            f"The trigger bucket refused the key {doc.key!r} ({error.get('Code', 'error')}: "
-            f"{error.get('Message', exc)}). Rename the file and run it again."
+            f"The local trigger bucket (moto's S3) refused the key {doc.key!r} "
+            f"({error.get('Code', 'error')}: {error.get('Message', exc)}); rename the file "
+            "to process it locally."
         )
         return Started(doc.key, size, error={"code": UPLOAD_REFUSED, "message": message})
     except RuntimeError as exc:  # the rule could not start it: a defect of the local stack

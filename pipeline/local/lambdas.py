@@ -7,11 +7,27 @@ moto's Lambda backend hands every invocation to :class:`LocalLambda` (see
 
 from __future__ import annotations
 
+import json
 import threading
+import uuid
 from collections.abc import Mapping
+from enum import Enum
 
 from pipeline.local.invoker import FunctionPool, InvocationResult
 from pipeline.local.moto_hooks import LambdaServiceError
+
+
+class Fault(Enum):
+    """A failure injected into an invocation (for tests and drills).
+
+    ``SERVICE``: the Lambda service fails before the function runs
+    (``Lambda.ServiceException``), which the state machine retries. ``CRASH``: the
+    function's environment dies mid-invocation (``Runtime.ExitError``, as when the host
+    kills it), which the state machine does not retry, so the document fails.
+    """
+
+    SERVICE = "service"
+    CRASH = "crash"
 
 
 class LocalLambda:
@@ -27,7 +43,9 @@ class LocalLambda:
     def __init__(self, transient_failures: Mapping[str, int] | None = None) -> None:
         self._pools: dict[str, FunctionPool] = {}
         self._names: dict[str, str] = {}
-        self._failures = dict(transient_failures or {})
+        self._faults: dict[str, list[Fault]] = {
+            name: [Fault.SERVICE] * count for name, count in (transient_failures or {}).items()
+        }
         self._lock = threading.Lock()
         self.injected = 0
 
@@ -36,18 +54,18 @@ class LocalLambda:
         self._pools[pool.spec.arn] = pool
         self._names[pool.spec.arn] = name
 
-    def fail_next(self, name: str, count: int = 1) -> None:
-        """Makes the next ``count`` invocations of ``name`` fail as a Lambda outage."""
+    def fail_next(self, name: str, count: int = 1, fault: Fault = Fault.SERVICE) -> None:
+        """Makes the next ``count`` invocations of function ``name`` fail with ``fault``."""
         with self._lock:
-            self._failures[name] = self._failures.get(name, 0) + count
+            self._faults.setdefault(name, []).extend([fault] * count)
 
-    def _take_failure(self, name: str) -> bool:
+    def _take_fault(self, name: str) -> Fault | None:
         with self._lock:
-            if self._failures.get(name, 0) <= 0:
-                return False
-            self._failures[name] -= 1
+            pending = self._faults.get(name)
+            if not pending:
+                return None
             self.injected += 1
-            return True
+            return pending.pop(0)
 
     def invoke(self, function_arn: str, payload: str) -> InvocationResult:
         """Runs one invocation (called from moto's Lambda backend)."""
@@ -58,13 +76,27 @@ class LocalLambda:
             raise LambdaServiceError(
                 "ResourceNotFoundException", f"Function not found: {function_arn}"
             )
-        if self._take_failure(self._names[arn]):
+        fault = self._take_fault(self._names[arn])
+        if fault is Fault.SERVICE:
             raise LambdaServiceError(
                 "ServiceException", "The Lambda service encountered an internal error."
             )
+        if fault is Fault.CRASH:
+            return _crashed()
         return pool.invoke(payload)
 
     def close(self) -> None:
         """Stops every worker."""
         for pool in self._pools.values():
             pool.close()
+
+
+def _crashed() -> InvocationResult:
+    request_id = str(uuid.uuid4())
+    body = {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+        "requestId": request_id,
+        "stackTrace": [],
+    }
+    return InvocationResult(payload=json.dumps(body), function_error="Unhandled")

@@ -1,7 +1,8 @@
 """Every place where the local runner reaches into moto's internals, in one module.
 
-Written against moto 5.2 (``requirements-dev.txt`` pins ``>=5.2.1,<5.3``); what it relies
-on, checked when moving to another moto series:
+Written against moto 5.2 (``requirements-dev.txt`` pins ``>=5.2.3,<5.3``: 5.2.1 and 5.2.2
+fail concurrent StartExecution calls); what it relies on, checked when moving to another
+moto series:
 
 - ``moto.server.ThreadedMotoServer`` serves moto's in-process backends over HTTP, so that
   the worker processes (which cannot see this process's mock) reach the same S3.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -291,6 +292,13 @@ def download_bucket(
             for item in page.get("Contents", ()):
                 keys.add(_download(s3, bucket, item["Key"], root))
     return keys
+
+
+def download_keys(s3: S3Client, bucket: str, keys: Sequence[str], out_dir: Path) -> None:
+    """Copies the given keys of ``bucket`` into ``out_dir`` (mirroring the keys)."""
+    root = out_dir.resolve()
+    for key in keys:
+        _download(s3, bucket, key, root)
 
 
 def _download(s3: S3Client, bucket: str, key: str, root: Path) -> str:
