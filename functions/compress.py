@@ -21,7 +21,7 @@ from typing import Any
 from functions import publish
 from functions.errors import ErrorCode
 from functions.handler import internal_error_message, stage_handler
-from functions.logs import StageLogger
+from functions.logs import DocumentMetrics, StageLogger, emit_document_metrics
 from functions.settings import Settings, load_settings
 from functions.workspace import Workspace, read_json, sweep
 
@@ -64,6 +64,7 @@ def compress(
     """Compresses and publishes every transformed document of one job."""
     from functions.documents.compress import compress_pdf
 
+    began = time.monotonic()
     if not settings.output_bucket:
         raise ValueError("OUTPUT_BUCKET is not set")
     state = event["transform"]
@@ -174,6 +175,18 @@ def compress(
     workspace.remove()
     failed = sum(1 for m in members if m["status"] == "failed")
     log.info("documents published", extra={"outputs": len(outputs), "failed_members": failed})
+    transform_seconds = sum(d.get("seconds", 0.0) for d in documents)
+    stages = {"ingest": ingested.get("seconds", 0.0), "transform": transform_seconds}
+    metrics = DocumentMetrics(
+        "succeeded",
+        None,
+        totals["pages"],
+        totals["bytes_in"],
+        totals["bytes_out"],
+        {**stages, "compress": time.monotonic() - began},
+        failed,
+    )
+    emit_document_metrics(metrics, job=workspace.job, key=source["key"])
     return {
         "job": workspace.job,
         "status": "succeeded",
@@ -307,6 +320,7 @@ def report_failure(
     )
     workspace.remove()
     log.bind(key=key).info("failure reported", extra={"code": code.value, "report": report_key})
+    emit_document_metrics(DocumentMetrics("failed", code.value), job=job, key=key)
     return {"code": code.value, "message": message, "report": report_key}
 
 
