@@ -58,7 +58,7 @@ workflow = Workflow(
         trigger_bucket_name=buckets["trigger"].name,
     ),
 )
-Operations(
+operations = Operations(
     name,
     OperationsArgs(
         settings=settings,
@@ -78,3 +78,5 @@ pulumi.export("ingestFunction", functions.names["ingest"])
 pulumi.export("transformFunction", functions.names["transform"])
 pulumi.export("compressFunction", functions.names["compress"])
 pulumi.export("deadLetterQueue", workflow.dead_letter_queue_name)
+pulumi.export("alarmTopicArn", operations.topic_arn)
+pulumi.export("dashboardUrl", operations.dashboard_url)
