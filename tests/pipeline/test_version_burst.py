@@ -25,8 +25,8 @@ def test_a_burst_of_versions_ends_with_the_newest_every_time(tmp_path: Path) -> 
     with LocalStack(Settings(), tmp_path / "efs") as stack:
         for round_ in range(ROUNDS):
             for version in range(1, VERSIONS + 1):
-                text = [f"round {round_} version {version}"] * version
-                stack.put(f"burst/doc-{round_}.pdf", docgen.text_pdf(text))
+                pages = [f"round {round_} version {version}"] * version
+                stack.put(f"burst/doc-{round_}.pdf", docgen.text_pdf(pages))
                 time.sleep(0.1)
         stack.wait(timeout=600)
         for round_ in range(ROUNDS):
@@ -42,8 +42,8 @@ def test_a_burst_of_versions_ends_with_the_newest_every_time(tmp_path: Path) -> 
                 ].read()
             )
             assert manifest["source"]["versionId"] == newest
-            text = stack.s3.get_object(Bucket=stack.output_bucket, Key=f"processed/{key}.txt")
-            assert f"round {round_} version {VERSIONS}" in text["Body"].read().decode()
+            extracted = stack.s3.get_object(Bucket=stack.output_bucket, Key=f"processed/{key}.txt")
+            assert f"round {round_} version {VERSIONS}" in extracted["Body"].read().decode()
             listed = stack.s3.list_objects_v2(Bucket=stack.output_bucket, Prefix=f"processed/{key}")
             assert {item["Key"] for item in listed.get("Contents", ())} == set(status.outputs)
         failed = stack.s3.list_objects_v2(Bucket=stack.output_bucket, Prefix="failed/")
