@@ -34,7 +34,7 @@ SOURCE = Source("trigger", "in/a.pdf", "v1", "e1", 10, "00A1", "ff", "pdf")
 
 
 def test_every_state_round_trips() -> None:
-    """This test ensures that each state parses back to itself from its JSON form."""
+    """Each state parses back to itself from its JSON form."""
     execution = ExecutionInput("trigger", "in/a.pdf", "v1", "e1", 10, "00A1", "screen", True)
     assert parse_execution_input(execution.to_json()) == execution
     ingested = IngestResult("job", SOURCE, profile="ebook", documents=1, manifest="jobs/job/m")
@@ -55,7 +55,7 @@ def test_every_state_round_trips() -> None:
     "raw", [None, [], {"bucket": "b"}, {"key": "k"}, {"bucket": 1, "key": "k"}]
 )
 def test_an_input_naming_no_object_is_source_not_found(raw: Any) -> None:
-    """This test ensures that a malformed execution input is a document error, not a crash."""
+    """A malformed execution input is a document error, not a crash."""
     with pytest.raises(DocumentError) as caught:
         parse_execution_input(raw)
     assert caught.value.code == "SOURCE_NOT_FOUND"
@@ -73,13 +73,13 @@ def test_an_input_naming_no_object_is_source_not_found(raw: Any) -> None:
     ],
 )
 def test_other_shapes_are_refused(parse: Any, raw: Any) -> None:
-    """This test ensures that a value missing what its contract needs raises ContractError."""
+    """A value missing what its contract needs raises ContractError."""
     with pytest.raises(ContractError):
         parse(raw)
 
 
 def test_published_documents_parse_as_their_contracts(s3: Any, mount: Path) -> None:
-    """This test ensures that the manifest and the report the handlers publish parse."""
+    """The manifest and the report the handlers publish parse."""
     Job("job-ok", upload(s3, "ok.pdf", docgen.text_pdf(2))).run()
     manifest = parse_document_manifest(json.loads(body(s3, "processed/ok.pdf.json")))
     assert (manifest.output["pages"], manifest.job) == (2, "job-ok")

@@ -32,7 +32,7 @@ def versions_under(stack: LocalStack, prefix: str) -> int:
 
 @pytest.mark.slow
 def test_a_folder_marker_ends_at_nothing_to_process(stack: LocalStack) -> None:
-    """This test ensures that the console's empty `inbox/` object ends the execution
+    """The console's empty `inbox/` object ends the execution
     successfully, with no report and no status."""
     described = finished(stack, stack.put("marker/", b""))
     assert described["status"] == "SUCCEEDED"
@@ -43,7 +43,7 @@ def test_a_folder_marker_ends_at_nothing_to_process(stack: LocalStack) -> None:
 
 @pytest.mark.slow
 def test_a_duplicate_does_nothing_and_rerun_true_reprocesses(stack: LocalStack) -> None:
-    """This test ensures that a second execution of a published version publishes
+    """A second execution of a published version publishes
     nothing, and that one with {"rerun": true} publishes again under its own name."""
     finished(stack, stack.put("dup/a.pdf", docgen.text_pdf(1)))
     before = versions_under(stack, "processed/dup/a.pdf")
@@ -64,7 +64,7 @@ def test_a_duplicate_does_nothing_and_rerun_true_reprocesses(stack: LocalStack) 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["a+b", "naïve-run", "..", "x.y=z@1"])
 def test_execution_names_beyond_the_old_pattern_work(stack: LocalStack, name: str) -> None:
-    """This test ensures that names Step Functions accepts run every stage, and the
+    """Names Step Functions accepts run every stage, and the
     failure step too."""
     key = f"names/{len(name)}-{name.encode().hex()}.pdf"
     stack.s3.put_object(Bucket=stack.trigger_bucket, Key=key, Body=b"%PDF-1.7\n\x00junk")
@@ -82,6 +82,6 @@ def test_execution_names_beyond_the_old_pattern_work(stack: LocalStack, name: st
 
 @pytest.mark.slow
 def test_nothing_is_left_on_the_workspace(stack: LocalStack) -> None:
-    """This test ensures that after every execution above no job or lock is left."""
+    """After every execution above no job or lock is left."""
     stack.wait(timeout=120)
     assert stack.workspace_leftovers() == []

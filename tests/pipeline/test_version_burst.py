@@ -19,7 +19,7 @@ VERSIONS = 3
 
 @pytest.mark.slow
 def test_a_burst_of_versions_ends_with_the_newest_every_time(tmp_path: Path) -> None:
-    """This test ensures that when one key's versions are uploaded 0.1 s apart, the key
+    """When one key's versions are uploaded 0.1 s apart, the key
     ends with the newest version's outputs and status, in each of 20 rounds, whatever
     order the executions finished in, with nothing left on the workspace."""
     with LocalStack(Settings(), tmp_path / "efs") as stack:
