@@ -76,7 +76,7 @@ workflow = Workflow(
         kms_key_arn=key_arn,
     ),
 )
-Operations(
+operations = Operations(
     name,
     OperationsArgs(
         settings=settings,
@@ -99,3 +99,5 @@ pulumi.export("compressFunction", functions.names["compress"])
 pulumi.export("deadLetterQueue", workflow.dead_letter_queue_name)
 pulumi.export("accessLogBucket", access_logs.name)
 pulumi.export("sweepFailureQueue", functions.sweep_failure_queue_name)
+pulumi.export("alarmTopicArn", operations.topic_arn)
+pulumi.export("dashboardUrl", operations.dashboard_url)

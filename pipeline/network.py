@@ -25,6 +25,7 @@ ENDPOINT_S3_ACTIONS = (
     "s3:GetObject",
     "s3:GetObjectVersion",
     "s3:PutObject",
+    "s3:DeleteObject",
     "s3:AbortMultipartUpload",
     "s3:ListBucket",
 )

@@ -10,6 +10,7 @@ from functions.naming import (
     MAX_BASE_BYTES,
     S3_MAX_KEY_BYTES,
     member_base,
+    member_bases,
     output_base,
     outputs_of,
 )
@@ -116,3 +117,10 @@ def test_long_keys_stay_distinct_after_cutting() -> None:
     first, second = "k" * 1020 + "a", "k" * 1020 + "b"
     assert output_base(first) != output_base(second)
     assert "%~" in output_base(first)
+
+
+@given(st.lists(st.text(alphabet="ab./!%", min_size=1, max_size=6), max_size=8, unique=True))
+def test_members_of_one_bundle_never_share_outputs(names: list[str]) -> None:
+    """This test ensures that distinct member names of one bundle get distinct bases."""
+    bases = member_bases("b.zip", names)
+    assert len(set(bases)) == len(bases)

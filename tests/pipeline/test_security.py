@@ -542,15 +542,15 @@ def test_functions_may_use_the_stack_key_only_through_their_services(
     keyed_program: Program,
 ) -> pulumi.Output[Any]:
     """This test ensures that with a stack key each function may decrypt its own
-    environment, ingest may decrypt through S3, compress may encrypt and decrypt through
-    S3 and SQS, and transform nothing more."""
+    environment, ingest may encrypt and decrypt through S3 (it reads sources and writes the
+    key's status), compress through S3 and SQS, and transform nothing more."""
     program = keyed_program
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/docpipe-dev-key"
 
     def check(_: Any) -> None:
         policies = _by_name(program, ROLE_POLICY)
         expected = {
-            "ingest": (["kms:Decrypt"], ["s3"]),
+            "ingest": (["kms:Decrypt", "kms:GenerateDataKey"], ["s3"]),
             "transform": None,
             "compress": (["kms:Decrypt", "kms:GenerateDataKey"], ["s3", "sqs"]),
         }
