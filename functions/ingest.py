@@ -22,12 +22,13 @@ from functions import archive
 from functions.errors import DocumentError, ErrorCode
 from functions.handler import stage_handler
 from functions.logs import StageLogger
-from functions.settings import PROFILES, Settings, load_settings
+from functions.settings import OCR_MODES, PROFILES, Settings, load_settings
 from functions.sniff import sniff
 from functions.workspace import Workspace, atomic_writer, claim, write_json
 
 _CHUNK = 1 << 20
 PROFILE_METADATA = "docpipe-profile"
+OCR_METADATA = "docpipe-ocr"
 # S3 answers 403 rather than 404 for a missing key when the caller may not list the
 # bucket, which is how the ingest role is scoped: both mean "not there for us".
 _MISSING = {
@@ -51,6 +52,7 @@ class SourceRef:
     etag: str | None = None
     size: int | None = None
     profile: str | None = None
+    ocr: str | None = None
 
     @classmethod
     def parse(cls, raw: Any) -> SourceRef:
@@ -82,6 +84,7 @@ class SourceRef:
             etag=text("etag"),
             size=size if isinstance(size, int) and not isinstance(size, bool) else None,
             profile=text("profile"),
+            ocr=text("ocr"),
         )
 
 
@@ -222,6 +225,19 @@ def choose_profile(ref: SourceRef, source: SourceObject, default: str) -> tuple[
     return default, []
 
 
+def choose_ocr(ref: SourceRef, source: SourceObject, default: str) -> tuple[str, list[str]]:
+    """Returns the OCR mode (input, then object metadata, then default) and any warning."""
+    for origin, value in (("input", ref.ocr), ("metadata", source.metadata.get(OCR_METADATA))):
+        if value is None:
+            continue
+        if value in OCR_MODES:
+            return value, []
+        return default, [
+            f"The {origin} asked for an unknown OCR mode {value!r}; {default!r} was used."
+        ]
+    return default, []
+
+
 def _documents(
     workspace: Workspace, source_path: Path, kind: str, name: str, settings: Settings
 ) -> list[dict[str, Any]]:
@@ -285,11 +301,14 @@ def ingest(event: dict[str, Any], s3: Any, settings: Settings, log: StageLogger)
     sha256 = download(s3, source, source_path, settings.limits.max_input_bytes)
     kind = sniff(source_path)
     profile, warnings = choose_profile(ref, source, settings.default_profile)
+    ocr, ocr_warnings = choose_ocr(ref, source, settings.ocr.mode)
+    warnings += ocr_warnings
     documents = _documents(workspace, source_path, kind, Path(source.key).name, settings)
     described.update(sha256=sha256, type=kind)
     manifest = {
         "source": described,
         "profile": profile,
+        "ocr": ocr,
         "bundle": kind == "zip",
         "documents": documents,
         "warnings": warnings,

@@ -20,8 +20,13 @@ from functions.workspace import Workspace, read_json, write_json
 
 
 def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> dict[str, Any]:
-    """Runs the transform stage for one execution; returns the state for compress."""
+    """Runs the transform stage for one execution; returns the state for compress.
+
+    Pages without text are OCR'd (ARCHITECTURE.md "OCR"): right here when they are few,
+    otherwise the state carries ``ocr`` items for the Map state and its merge.
+    """
     from functions.documents.normalise import normalise
+    from functions.documents.ocr import actions as ocr
 
     state = event["ingest"]
     workspace = Workspace(settings.mount_path, str(event.get("job", "")))
@@ -63,11 +68,17 @@ def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> di
             warnings=list(result.warnings),
             seconds=round(time.monotonic() - started, 3),
         )
+    ocr_mode = ingested.get("ocr") or settings.ocr.mode
+    items = ocr.plan_job(workspace, documents, ocr_mode, settings)
+    if items and sum(len(item["pages"]) for item in items) <= settings.ocr.pages_per_invocation:
+        ocr.run_inline(workspace, items, settings)
+        ocr.finish_job(workspace, documents, ocr_mode)
+        items = []
     failed = sum(1 for entry in documents if entry["error"] is not None)
     manifest_path = directory / "manifest.json"
-    write_json(manifest_path, {"documents": documents})
+    write_json(manifest_path, {"documents": documents, "ocr_mode": ocr_mode})
     log.info("documents transformed", extra={"documents": len(documents), "failed": failed})
-    return {
+    state_out: dict[str, Any] = {
         "job": workspace.job,
         "source": state["source"],
         "profile": ingested["profile"],
@@ -76,9 +87,24 @@ def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> di
         "failed_members": failed,
         "manifest": workspace.relative(manifest_path),
     }
+    if items:
+        log.info("OCR fanned out", extra={"items": len(items)})
+        state_out["ocr"] = items
+    return state_out
 
 
 @stage_handler("transform")
 def handler(event: dict[str, Any], log: StageLogger) -> dict[str, Any]:
-    """Lambda entry point of the transform function."""
-    return transform(event, load_settings(), log)
+    """Lambda entry point of the transform function (actions ``ocr``/``ocr_merge`` too)."""
+    action = event.get("action", "transform")
+    if action == "transform":
+        return transform(event, load_settings(), log)
+    from functions.documents.ocr import actions as ocr
+
+    settings = load_settings()
+    workspace = Workspace(settings.mount_path, str(event.get("job", "")))
+    if action == "ocr":
+        return ocr.read_item(workspace, event["item"], settings)
+    if action == "ocr_merge":
+        return ocr.merge(workspace, event["transform"])
+    raise ValueError(f"unknown transform action {action!r}")
