@@ -10,6 +10,7 @@ from pipeline import config, packaging
 from pipeline.buckets import PrivateBucket, PrivateBucketArgs
 from pipeline.functions import Functions, FunctionsArgs
 from pipeline.network import Network, NetworkArgs
+from pipeline.ocr_models import OcrModels, OcrModelsArgs, stack_models
 from pipeline.operations import Operations, OperationsArgs
 from pipeline.storage import Storage, StorageArgs
 from pipeline.workflow import Workflow, WorkflowArgs
@@ -31,7 +32,7 @@ buckets = {
             eventbridge=role == "trigger",
         ),
     )
-    for role in ("trigger", "output")
+    for role in ("trigger", "output", "models")
 }
 functions = Functions(
     name,
@@ -47,6 +48,17 @@ functions = Functions(
         output_bucket_arn=buckets["output"].arn,
         code_archive=packaging.build_code_archive(),
         layer_archive=packaging.build_layer(settings.architecture, settings.python_version),
+        models_bucket_arn=buckets["models"].arn,
+    ),
+)
+packaged_models, operator_models = stack_models(settings.ocr_languages, settings.ocr_model)
+OcrModels(
+    f"{name}-ocr-models",
+    OcrModelsArgs(
+        bucket_name=buckets["models"].name,
+        transform_function_name=functions.names["transform"],
+        packaged=packaged_models,
+        operator=operator_models,
     ),
 )
 workflow = Workflow(
@@ -78,3 +90,4 @@ pulumi.export("ingestFunction", functions.names["ingest"])
 pulumi.export("transformFunction", functions.names["transform"])
 pulumi.export("compressFunction", functions.names["compress"])
 pulumi.export("deadLetterQueue", workflow.dead_letter_queue_name)
+pulumi.export("modelsBucket", buckets["models"].name)

@@ -102,6 +102,11 @@ def handler(event: dict[str, Any], log: StageLogger) -> dict[str, Any]:
     from functions.documents.ocr import actions as ocr
 
     settings = load_settings()
+    if action == "provision_models":
+        from functions.ingest import s3_client
+        from functions.provision_models import provision
+
+        return provision(event, s3_client(), settings)
     workspace = Workspace(settings.mount_path, str(event.get("job", "")))
     if action == "ocr":
         return ocr.read_item(workspace, event["item"], settings)

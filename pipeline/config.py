@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from functions.settings import PROFILES
+from functions.settings import OCR_MODES, PROFILES
 
 NAMESPACE = "docpipe"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,9 @@ MAX_AVAILABILITY_ZONES = 6
 
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+# Tesseract model names (eng, deu, chi_sim): they become file names under models/.
+_LANGUAGE = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
+OCR_MODELS = ("fast", "standard")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # S3 keys are arbitrary, but a prefix for an event pattern and an IAM resource must not
 # contain IAM wildcards or start with a slash (S3 keys have no leading slash).
@@ -79,6 +82,11 @@ class Settings:
     max_archive_members: int = 500
     max_compression_ratio: int = 200
     workspace_ttl_hours: int = 24
+    ocr: str = "auto"
+    ocr_languages: tuple[str, ...] = ("eng",)
+    ocr_model: str = "fast"
+    ocr_pages_per_invocation: int = 10
+    ocr_max_concurrency: int = 10
     alarm_email: str | None = None
     protect: bool = False
 
@@ -248,6 +256,15 @@ def _validators() -> dict[str, Callable[[str, Any], Any]]:
             )
         return value
 
+    def ocr_languages(key: str, raw: Any) -> tuple[str, ...]:
+        languages = _as_str_list(key, raw)
+        if not languages or any(not _LANGUAGE.fullmatch(value) for value in languages):
+            raise ValueError(
+                f"{_key(key)} must list Tesseract language names such as eng or chi_sim, "
+                f"got {list(languages)}"
+            )
+        return languages
+
     return {
         "vpcId": optional_str(_VPC_ID, "a VPC id (vpc-...) or empty"),
         "subnetIds": subnet_ids,
@@ -277,6 +294,11 @@ def _validators() -> dict[str, Callable[[str, Any], Any]]:
         "maxArchiveMembers": positive,
         "maxCompressionRatio": positive,
         "workspaceTtlHours": positive,
+        "ocr": lambda k, r: _one_of(k, _as_str(k, r), OCR_MODES),
+        "ocrLanguages": ocr_languages,
+        "ocrModel": lambda k, r: _one_of(k, _as_str(k, r), OCR_MODELS),
+        "ocrPagesPerInvocation": positive,
+        "ocrMaxConcurrency": lambda k, r: _between(k, _as_int(k, r), 1, 1000),
         "alarmEmail": optional_str(_EMAIL, "an e-mail address or empty"),
         "protect": _as_bool,
     }
@@ -416,4 +438,7 @@ def function_environment(
         "MAX_ARCHIVE_MEMBERS": str(settings.max_archive_members),
         "MAX_COMPRESSION_RATIO": str(settings.max_compression_ratio),
         "WORKSPACE_TTL_HOURS": str(settings.workspace_ttl_hours),
+        "OCR_MODE": settings.ocr,
+        "OCR_LANGUAGES": "+".join(settings.ocr_languages),
+        "OCR_PAGES_PER_INVOCATION": str(settings.ocr_pages_per_invocation),
     }

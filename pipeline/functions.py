@@ -40,8 +40,9 @@ def stage_statements(
     trigger_bucket_arn: Any,
     trigger_prefix: str,
     output_bucket_arn: Any,
+    models_bucket_arn: Any = None,
 ) -> list[dict[str, Any]]:
-    """Returns what only this stage may do on S3 (transform touches no bucket at all)."""
+    """Returns what only this stage may do on S3 (transform reads only the OCR models)."""
     if stage == "ingest":
         return [
             {
@@ -72,7 +73,17 @@ def stage_statements(
             },
         ]
     if stage == "transform":
-        return []
+        if models_bucket_arn is None:
+            return []
+        return [
+            {
+                # The provision_models action copies the OCR models onto EFS.
+                "Sid": "ReadOcrModels",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": pulumi.Output.concat(models_bucket_arn, "/models/*"),
+            }
+        ]
     raise ValueError(f"unknown stage {stage!r}")
 
 
@@ -137,6 +148,7 @@ class FunctionsArgs:
         output_bucket_arn: The output bucket's ARN.
         code_archive: The deterministic zip of ``functions/``.
         layer_archive: The zip of the third-party packages (``python/...``).
+        models_bucket_arn: The bucket transform provisions the OCR models from.
     """
 
     settings: Settings
@@ -150,6 +162,7 @@ class FunctionsArgs:
     output_bucket_arn: pulumi.Input[str]
     code_archive: Path
     layer_archive: Path
+    models_bucket_arn: pulumi.Input[str] | None = None
 
 
 class Functions(pulumi.ComponentResource):
@@ -225,6 +238,7 @@ class Functions(pulumi.ComponentResource):
                             trigger_bucket_arn=args.trigger_bucket_arn,
                             trigger_prefix=settings.trigger_prefix,
                             output_bucket_arn=args.output_bucket_arn,
+                            models_bucket_arn=args.models_bucket_arn,
                         ),
                     )
                 ),
