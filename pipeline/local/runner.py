@@ -41,6 +41,7 @@ from pipeline.definition import state_machine_definition
 from pipeline.iam import assume_role_policy
 from pipeline.local.invoker import FunctionPool, FunctionSpec, InvocationResult
 from pipeline.local.moto_hooks import LambdaServiceError, moto_server
+from pipeline.models import provision_local
 from pipeline.packaging import HANDLERS, build_code_archive
 from pipeline.trigger import apply_input_transformer, object_created_event
 
@@ -450,11 +451,12 @@ def workspace_leftovers(mount: Path) -> list[str]:
     """Returns what jobs left in the workspace (relative paths); empty when clean.
 
     ``claims/`` is not a leftover: a claim outlives its job on purpose (it recognises a
-    duplicate event for the same object version) and is swept after the TTL.
+    duplicate event for the same object version) and is swept after the TTL; nor is
+    ``models/``, the OCR models provisioned for every run.
     """
     leftovers: list[str] = []
     for entry in sorted(mount.iterdir()) if mount.is_dir() else ():
-        if entry.name == "claims" and entry.is_dir():
+        if entry.name in ("claims", "models") and entry.is_dir():
             continue
         if entry.name == "jobs" and entry.is_dir():
             leftovers.extend(child.relative_to(mount).as_posix() for child in entry.iterdir())
@@ -532,6 +534,8 @@ def run(
     problems: list[str] = []
     with contextlib.ExitStack() as stack_:
         scratch, mount = stack_.enter_context(_scratch(mount))
+        # OCR models, as the stack provisions them on EFS (pipeline/models.py).
+        provision_local(mount, settings.ocr_languages, settings.ocr_model)
         archive = code_archive or build_code_archive(scratch / "functions.zip")
         task_root = _extract(archive, scratch / "task")
         logs: dict[str, IO[bytes]] = {}
@@ -643,6 +647,7 @@ def _deploy(
         arns["transform"],
         arns["compress"],
         task_timeout_seconds=settings.task_timeout_seconds,
+        ocr_max_concurrency=settings.ocr_max_concurrency,
     )
     created_machine = clients["stepfunctions"].create_state_machine(
         name=STATE_MACHINE,
