@@ -33,7 +33,7 @@ def test_models_are_copied_with_their_checksums_once(s3: Any, mount: Path) -> No
     eng, xyz = b"eng model" * 1000, b"an operator's model"
     eng_sha = hashlib.sha256(eng).hexdigest()
     xyz_sha = hashlib.sha256(xyz).hexdigest()
-    models = [
+    models: list[dict[str, Any]] = [
         {"language": "eng", "key": put_model(s3, "eng", eng), "sha256": eng_sha},
         {"language": "xyz", "key": put_model(s3, "xyz", xyz, {"sha256": xyz_sha}), "sha256": None},
     ]
