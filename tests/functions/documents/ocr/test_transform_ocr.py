@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +46,19 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
 
 
+def pdftotext(data: bytes, tmp_path: Path) -> str | None:
+    """The text poppler's pdftotext reads, or None where poppler-utils is not installed."""
+    if shutil.which("pdftotext") is None:
+        return None
+    path = tmp_path / "published.pdf"
+    path.write_bytes(data)
+    done = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True)
+    return done.stdout.decode("utf-8")
+
+
 @pytest.mark.parametrize("profile", ["lossless", "ebook", "screen"])
 def test_a_scanned_image_is_published_searchable_in_every_profile(
-    s3: Any, ocr_mount: Path, profile: str
+    s3: Any, ocr_mount: Path, profile: str, tmp_path: Path
 ) -> None:
     """This test ensures that a scanned PNG becomes a PDF whose text layer (after
     compression with the profile) and .txt hold the scan's words, with per-page OCR
@@ -57,6 +69,8 @@ def test_a_scanned_image_is_published_searchable_in_every_profile(
     expected = " ".join(lines)
     assert scangen.word_recall(expected, output(s3, keys["txt"]).decode()) >= 0.98
     assert scangen.word_recall(expected, pdf_text(output(s3, keys["pdf"]))) >= 0.98
+    poppler = pdftotext(output(s3, keys["pdf"]), tmp_path)
+    assert poppler is None or scangen.word_recall(expected, poppler) >= 0.98
     manifest = json.loads(output(s3, keys["json"]))
     ocr = manifest["facts"]["ocr"]
     assert ocr["mode"] == "auto"
