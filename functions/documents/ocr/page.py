@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from functions.documents.ocr.textlayer import Matrix, multiply
 
@@ -68,31 +68,42 @@ class PageImage:
         return a > 0 and d > 0 and b == 0 and c == 0
 
 
-def _drawn_images(page: pikepdf.Page) -> list[tuple[pikepdf.Stream, Matrix]]:
+#: Forms nested deeper than this are not followed (a scan wraps its image in one, at most).
+_MAX_FORM_DEPTH = 3
+
+
+def _drawn_images(
+    content: pikepdf.Object, resources: pikepdf.Object, ctm: Matrix, depth: int = 0
+) -> list[tuple[pikepdf.Stream, Matrix]]:
+    """The images a content stream draws (following forms), each with its matrix."""
     import pikepdf
 
-    xobjects = page.resources.get("/XObject", pikepdf.Dictionary())
-    ctm: Matrix = _IDENTITY
+    xobjects: Any = resources.get("/XObject", pikepdf.Dictionary()) if resources else {}
     stack: list[Matrix] = []
     drawn: list[tuple[pikepdf.Stream, Matrix]] = []
-    for instruction in pikepdf.parse_content_stream(page):
+    for instruction in pikepdf.parse_content_stream(content):
         if isinstance(instruction, pikepdf.ContentStreamInlineImage):
             raise NotScannedError("the page draws an inline image")
         operands, op = instruction.operands, str(instruction.operator)
         if op == "q":
             stack.append(ctm)
         elif op == "Q":
-            ctm = stack.pop() if stack else _IDENTITY
+            ctm = stack.pop() if stack else ctm
         elif op == "cm" and len(operands) == 6:
             ctm = multiply(tuple(float(x) for x in operands), ctm)  # type: ignore[arg-type]
         elif op == "Do" and operands:
             xobject = xobjects.get(str(operands[0]))
-            if xobject is None:
+            if not isinstance(xobject, pikepdf.Stream):
                 continue
-            if isinstance(xobject, pikepdf.Stream) and xobject.get("/Subtype") == "/Image":
+            if xobject.get("/Subtype") == "/Image":
                 drawn.append((xobject, ctm))
+            elif xobject.get("/Subtype") == "/Form" and depth < _MAX_FORM_DEPTH:
+                matrix = [float(x) for x in xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])]
+                placed = multiply(tuple(matrix), ctm)  # type: ignore[arg-type]
+                own = xobject.get("/Resources", resources)
+                drawn += _drawn_images(xobject, own, placed, depth + 1)
             else:
-                raise NotScannedError("the page draws a form, not a single scanned image")
+                raise NotScannedError("the page nests its drawing too deeply")
     return drawn
 
 
@@ -105,7 +116,7 @@ def page_image(page: pikepdf.Page, max_pixels: int) -> PageImage:
     import pikepdf
     from PIL import Image
 
-    drawn = _drawn_images(page)
+    drawn = _drawn_images(page.obj, page.resources, _IDENTITY)
     if not drawn:
         raise NotScannedError("the page draws no image")
     if len(drawn) > 1:

@@ -96,6 +96,34 @@ def test_a_page_at_low_resolution_is_resampled_before_reading(
     assert scangen.word_recall(" ".join(lines), results[0].text) >= 0.9
 
 
+def test_an_image_wrapped_in_a_form_is_found_and_read(ocr_mount: Path, tmp_path: Path) -> None:
+    """This test ensures that a scanner's page that draws its image inside a form XObject
+    (scaled by the form's placement) is read, and its layer lands on the page."""
+    lines = scangen.page_lines(6)
+    source = tmp_path / "scan.pdf"
+    source.write_bytes(scangen.image_pdf([scangen.scan_image(lines)]))
+    wrapped = tmp_path / "wrapped.pdf"
+    with pikepdf.open(source) as pdf:
+        page = pdf.pages[0]
+        page.contents_coalesce()
+        form = pdf.make_stream(
+            page.obj.Contents.read_bytes(),
+            Type=pikepdf.Name.XObject,
+            Subtype=pikepdf.Name.Form,
+            BBox=page.mediabox,
+            Resources=page.obj.Resources,
+        )
+        page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Fm0=form))
+        page.obj.Contents = pdf.make_stream(b"q 0.5 0 0 0.5 0 0 cm /Fm0 Do Q")
+        pdf.save(wrapped)
+    results = ocr_pages(wrapped, [1], ocr_mount, "eng", MAX_PIXELS)
+    assert results[0].ocr, results[0].reason
+    assert results[0].dpi == 300  # drawn at half size: 600 dpi, resampled
+    out = tmp_path / "searchable.pdf"
+    graft_pages(wrapped, out, results)
+    assert scangen.word_recall(" ".join(lines), layer_text(out)[0]) >= 0.98
+
+
 def test_pages_with_text_are_left_alone_unless_forced() -> None:
     """This test ensures that auto reads only pages without text, force every page and
     off none."""
