@@ -17,6 +17,10 @@ files (the ones the stack provisions):
 - ``tesseract``: the command (OCRmyPDF's engine), ``--psm 3``, text to stdout; when it is
   not installed the table has docpipe alone.
 
+``--fan-out`` instead runs the clean pages as one scan through the local runner twice,
+all pages in one transform invocation and then one page per invocation through the Map
+state, and prints both wall times (the speed-up is bounded by this machine's CPUs).
+
 Reported per engine and set (clean, degraded): CER (character edit distance over the
 reference length, whitespace collapsed), WER (the same over words), search misses (share
 of the reference's words, lower-cased without punctuation, that a search of the OCR
@@ -203,11 +207,46 @@ def _search_form(word: str) -> str:
     return word.strip(".,;:!?\"'()").lower()
 
 
+def fan_out(pages: list[Path], work: Path) -> dict[str, float]:
+    """Runs one scan of ``pages`` through the local runner twice: every page in one
+    invocation, then one page per invocation through the Map state; returns the seconds."""
+    import dataclasses
+
+    from PIL import Image
+
+    from pipeline.config import load_stack_settings
+    from pipeline.local.runner import run
+
+    inbox = work / "fan-out"
+    inbox.mkdir()
+    images = [Image.open(png) for png in pages]
+    images[0].save(
+        inbox / "scan.pdf", "PDF", resolution=300, save_all=True, append_images=images[1:]
+    )
+    base = load_stack_settings("dev")
+    seconds = {}
+    for label, per_invocation in (("one invocation", len(pages)), ("fanned out", 1)):
+        settings = dataclasses.replace(
+            base, ocr_pages_per_invocation=per_invocation, ocr_max_concurrency=len(pages)
+        )
+        result = run([inbox], work / f"out-{per_invocation}", settings=settings, concurrency=1)
+        if result.documents[0].status != "succeeded":
+            sys.exit(f"the scan failed: {result.documents[0].error}")
+        seconds[label] = result.seconds
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=4)
     parser.add_argument("--model", choices=("fast", "standard"), default="fast")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--fan-out",
+        action="store_true",
+        help="instead, time the clean scan through the local runner: one invocation, then "
+        "one page per invocation through the Map state",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
@@ -241,6 +280,12 @@ def main() -> None:
             pdf.write_bytes(born_digital_pdf(lines))
             clean.append(rasterise(pdf, work / f"page{seed}"))
             worn.append(degrade(clean[-1], work / f"page{seed}-worn.png"))
+        if args.fan_out:
+            timed = fan_out(clean, work)
+            one, many = timed["one invocation"], timed["fanned out"]
+            print(f"local runner, {len(clean)} pages on {os.cpu_count()} CPUs: ", end="")
+            print(f"one invocation {one:.1f} s, fanned out {many:.1f} s ({one / many:.2f} x)")
+            return
         for label, pages in (("clean", clean), ("degraded", worn)):
             for engine in engines:
                 result = measure(engine, pages, work)
