@@ -140,3 +140,14 @@ def test_without_models_a_scan_is_published_with_a_warning(s3: Any, mount: Path)
     assert any(
         "could not be OCR'd" in warning and "eng" in warning for warning in manifest["warnings"]
     )
+
+
+def test_an_unknown_ocr_mode_in_the_input_falls_back_with_a_warning(
+    s3: Any, ocr_mount: Path
+) -> None:
+    """This test ensures that an execution input asking for an unknown OCR mode gets the
+    configured mode and a warning in the manifest, not a failure."""
+    state = transformed(s3, "a.pdf", docgen.text_pdf(["Invoice 42"]), "job-6", ocr="sometimes")
+    keys = published(s3, state, "job-6")
+    manifest = json.loads(output(s3, keys["json"]))
+    assert any("unknown OCR mode 'sometimes'" in warning for warning in manifest["warnings"])
