@@ -108,7 +108,11 @@ def ocr_pages(
             except NotScannedError as err:
                 results.append(_skipped(number, str(err), time.monotonic() - started))
                 continue
-            results.append(_read(number, image, mount, language, started))
+            try:
+                results.append(_read(number, image, mount, language, started))
+            except RuntimeError:  # tesserocr's error for an image it cannot process
+                reason = "the OCR engine could not read the page's image"
+                results.append(_skipped(number, reason, time.monotonic() - started))
     return results
 
 
