@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from functions.documents.compress.report import PassResult
+
 if TYPE_CHECKING:
     import pikepdf
 
@@ -23,7 +25,7 @@ def remove_unreferenced_resources(pdf: pikepdf.Pdf) -> None:
     pdf.remove_unreferenced_resources()
 
 
-def share_identical_streams(pdf: pikepdf.Pdf) -> None:
+def share_identical_streams(pdf: pikepdf.Pdf) -> PassResult:
     """Makes identical streams one object, so that the saved file holds each once.
 
     Documents assembled from parts (merged reports, mail merges, scanned batches) embed
@@ -31,9 +33,13 @@ def share_identical_streams(pdf: pikepdf.Pdf) -> None:
     when its dictionary (apart from ``/Length``) and its raw bytes are equal; references
     to it are redirected to the first, and the duplicates become unreachable, so qpdf
     does not write them.
+
+    Returns:
+        How many duplicates were dropped, and their stored sizes (after: 0).
     """
     import pikepdf
 
+    result = PassResult("shared")
     first: dict[bytes, pikepdf.Object] = {}
     duplicate_of: dict[tuple[int, int], pikepdf.Object] = {}
     for obj in pdf.objects:
@@ -47,16 +53,18 @@ def share_identical_streams(pdf: pikepdf.Pdf) -> None:
         key = digest.digest()
         if key in first:
             duplicate_of[obj.objgen] = first[key]
+            result = result.add(len(raw), 0)
         else:
             first[key] = obj
     if not duplicate_of:
-        return
+        return result
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream | pikepdf.Array):
             _redirect(obj, duplicate_of)
     for page in pdf.pages:
         _redirect(page.obj, duplicate_of)
     _redirect(pdf.trailer, duplicate_of)
+    return result
 
 
 def _dictionary_key(stream: pikepdf.Stream) -> bytes:

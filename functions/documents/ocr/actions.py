@@ -57,6 +57,9 @@ def plan_job(
             # A document is still worth publishing without OCR; the operator is told why.
             entry["warnings"] = [*entry.get("warnings", []), _not_installed(wanted, missing)]
             continue
+        if wanted and stage.keeps_signature(doc_dir):
+            entry["warnings"] = [*entry.get("warnings", []), _signed(wanted)]
+            continue
         ranges = stage.plan(wanted, doc_dir, settings.ocr.pages_per_invocation)
         if not ranges:
             continue
@@ -75,6 +78,14 @@ def _not_installed(pages: list[int], missing: list[str]) -> str:
     return (
         f"{len(pages)} {noun} no text and could not be OCR'd: the OCR model(s) "
         f"{', '.join(missing)} are not installed under {MODELS_DIR}/ on the file system."
+    )
+
+
+def _signed(pages: list[int]) -> str:
+    noun = "page has" if len(pages) == 1 else "pages have"
+    return (
+        f"{len(pages)} {noun} no text and were not OCR'd: the document carries an intact "
+        "signature, which a text layer would invalidate."
     )
 
 

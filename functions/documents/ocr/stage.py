@@ -11,6 +11,7 @@ rewrites its text and facts; it reads the normalised PDF from ``scanned.pdf``, w
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,16 @@ def wanted_pages(doc_dir: Path, pages: int, mode: str) -> list[int]:
     return pages_to_ocr(page_texts(doc_dir, pages), mode)
 
 
+def keeps_signature(doc_dir: Path) -> bool:
+    """Whether the document carries an intact signature that a text layer would break.
+
+    A signed PDF is never changed silently (ARCHITECTURE.md "Signed documents"), so its
+    pages are not OCR'd; the caller warns.
+    """
+    signatures = read_json(doc_dir / FACTS).get("signatures") or {}
+    return bool(signatures.get("intact")) and not signatures.get("invalidated")
+
+
 def plan(wanted: list[int], doc_dir: Path, pages_per_invocation: int) -> list[list[int]]:
     """Cuts ``wanted`` into ranges and sets document.pdf aside as scanned.pdf."""
     if not wanted:
@@ -89,7 +100,12 @@ def finish(doc_dir: Path, parts_dir: Path, mode: str) -> Finished:
     results.sort(key=lambda result: result.page)
     facts: dict[str, Any] = read_json(doc_dir / FACTS)
     pages = int(facts["pages"])
-    grafted = graft_pages(doc_dir / SCANNED, doc_dir / DOCUMENT, results)
+    if any(result.ocr for result in results):
+        grafted = graft_pages(doc_dir / SCANNED, doc_dir / DOCUMENT, results)
+    else:  # nothing to add: the document stays byte for byte what normalise made
+        grafted = 0
+        with open(doc_dir / SCANNED, "rb") as source, atomic_writer(doc_dir / DOCUMENT) as out:
+            shutil.copyfileobj(source, out, 1 << 20)
     texts = merged_text(page_texts(doc_dir, pages), results)
     has_text = any(text.strip() for text in texts)
     if has_text:
@@ -100,7 +116,7 @@ def finish(doc_dir: Path, parts_dir: Path, mode: str) -> Finished:
     if unread:
         listed = ", ".join(str(page) for page in unread[:10])
         more = f" and {len(unread) - 10} more" if len(unread) > 10 else ""
-        warnings.append(f"OCR found no text on page(s) {listed}{more}.")
+        warnings.append(f"OCR read no text on page(s) {listed}{more}; facts.ocr says why.")
     facts["text_layer"] = bool(facts.get("text_layer")) or grafted > 0
     facts["ocr"] = {
         "mode": mode,

@@ -151,3 +151,36 @@ def test_an_unknown_ocr_mode_in_the_input_falls_back_with_a_warning(
     keys = published(s3, state, "job-6")
     manifest = json.loads(output(s3, keys["json"]))
     assert any("unknown OCR mode 'sometimes'" in warning for warning in manifest["warnings"])
+
+
+def test_a_signed_pdf_is_not_ocrd_even_when_forced(s3: Any, ocr_mount: Path) -> None:
+    """This test ensures that a PDF with an intact signature keeps it: forced OCR leaves
+    its pages alone and says why, and the signed bytes are published unchanged."""
+    from tests.functions.documents import realworld
+
+    source = realworld.signed_pdf()
+    state = transformed(s3, "signed.pdf", source, "job-7", ocr="force")
+    assert "ocr" not in state
+    keys = published(s3, state, "job-7")
+    manifest = json.loads(output(s3, keys["json"]))
+    assert any("intact signature" in warning for warning in manifest["warnings"])
+    assert "ocr" not in manifest["facts"]
+    assert output(s3, keys["pdf"]) == source
+
+
+def test_forced_ocr_of_a_pdf_without_scanned_pages_leaves_it_unchanged(
+    s3: Any, ocr_mount: Path
+) -> None:
+    """This test ensures that forcing OCR on pages that draw no scanned image records why
+    each page was not read, warns, and keeps the pages' own text."""
+    source = docgen.text_pdf(["Invoice 42", "Terms"])
+    inline = transformed(s3, "plain.pdf", source, "job-8", ocr="force")
+    keys = published(s3, inline, "job-8")
+    manifest = json.loads(output(s3, keys["json"]))
+    assert "OCR read no text on page(s) 1, 2; facts.ocr says why." in manifest["warnings"]
+    pages = manifest["facts"]["ocr"]["pages"]
+    assert [(page["ocr"], page["reason"]) for page in pages] == [
+        (False, "the page draws no image"),
+        (False, "the page draws no image"),
+    ]
+    assert output(s3, keys["txt"]).decode() == "Invoice 42\fTerms"
