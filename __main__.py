@@ -11,6 +11,7 @@ from pipeline.buckets import PrivateBucket, PrivateBucketArgs
 from pipeline.encryption import Encryption, EncryptionArgs
 from pipeline.functions import Functions, FunctionsArgs
 from pipeline.network import Network, NetworkArgs
+from pipeline.ocr_models import OcrModels, OcrModelsArgs, stack_models
 from pipeline.operations import Operations, OperationsArgs
 from pipeline.storage import Storage, StorageArgs
 from pipeline.workflow import Workflow, WorkflowArgs
@@ -29,7 +30,7 @@ buckets = {
             kms_key_arn=key_arn,
         ),
     )
-    for role in ("trigger", "output")
+    for role in ("trigger", "output", "models")
 }
 access_logs = PrivateBucket(
     f"{name}-access-logs",
@@ -64,6 +65,17 @@ functions = Functions(
         code_archive=packaging.build_code_archive(),
         layer_archive=packaging.build_layer(settings.architecture, settings.python_version),
         kms_key_arn=key_arn,
+        models_bucket_arn=buckets["models"].arn,
+    ),
+)
+packaged_models, operator_models = stack_models(settings.ocr_languages, settings.ocr_model)
+OcrModels(
+    f"{name}-ocr-models",
+    OcrModelsArgs(
+        bucket_name=buckets["models"].name,
+        transform_function_name=functions.names["transform"],
+        packaged=packaged_models,
+        operator=operator_models,
     ),
 )
 workflow = Workflow(
@@ -101,3 +113,4 @@ pulumi.export("accessLogBucket", access_logs.name)
 pulumi.export("sweepFailureQueue", functions.sweep_failure_queue_name)
 pulumi.export("alarmTopicArn", operations.topic_arn)
 pulumi.export("dashboardUrl", operations.dashboard_url)
+pulumi.export("modelsBucket", buckets["models"].name)

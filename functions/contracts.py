@@ -66,6 +66,7 @@ class ExecutionInput:
     size: int | None = None
     sequencer: str | None = None
     profile: str | None = None
+    ocr: str | None = None
     rerun: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -76,6 +77,7 @@ class ExecutionInput:
             "size": self.size,
             "sequencer": self.sequencer,
             "profile": self.profile,
+            "ocr": self.ocr,
         }
         raw: dict[str, Any] = {"bucket": self.bucket, "key": self.key}
         raw.update((name, value) for name, value in optional.items() if value is not None)
@@ -107,6 +109,7 @@ def parse_execution_input(raw: Any) -> ExecutionInput:
         size=size if isinstance(size, int) and not isinstance(size, bool) else None,
         sequencer=text(raw, "sequencer"),
         profile=text(raw, "profile"),
+        ocr=text(raw, "ocr"),
         rerun=raw.get("rerun") is True,
     )
 
@@ -216,10 +219,11 @@ class TransformResult:
     documents: int
     failed_members: int
     manifest: str
+    ocr: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """The state Step Functions passes to Compress."""
-        return {
+        """The state Step Functions passes to Compress (or first to the OCR Map)."""
+        state = {
             "job": self.job,
             "source": self.source.to_json(),
             "profile": self.profile,
@@ -228,6 +232,9 @@ class TransformResult:
             "failed_members": self.failed_members,
             "manifest": self.manifest,
         }
+        if self.ocr:
+            state["ocr"] = list(self.ocr)
+        return state
 
 
 def parse_transform_result(raw: Any) -> TransformResult:
@@ -242,6 +249,7 @@ def parse_transform_result(raw: Any) -> TransformResult:
         documents=number(value, "documents"),
         failed_members=number(value, "failed_members"),
         manifest=required(value, "manifest", str, what),
+        ocr=tuple(to_object(item, "an OCR item") for item in value.get("ocr") or ()),
     )
 
 

@@ -26,13 +26,14 @@ from functions.contracts import ExecutionInput, IngestResult, Source, parse_exec
 from functions.errors import DocumentError, ErrorCode
 from functions.handler import stage_handler
 from functions.logs import StageLogger
-from functions.settings import PROFILES, Settings, load_settings
+from functions.settings import OCR_MODES, PROFILES, Settings, load_settings
 from functions.sniff import sniff
 from functions.transient import s3_client
 from functions.workspace import Workspace, atomic_writer, write_json
 
 _CHUNK = 1 << 20
 PROFILE_METADATA = "docpipe-profile"
+OCR_METADATA = "docpipe-ocr"
 # S3 answers 403 rather than 404 for a missing key when the caller may not list the
 # bucket, which is how the ingest role is scoped: both mean "not there for us".
 _MISSING = {
@@ -202,6 +203,19 @@ def choose_profile(
     return default, []
 
 
+def choose_ocr(ref: ExecutionInput, source: SourceObject, default: str) -> tuple[str, list[str]]:
+    """Returns the OCR mode (input, then object metadata, then default) and any warning."""
+    for origin, value in (("input", ref.ocr), ("metadata", source.metadata.get(OCR_METADATA))):
+        if value is None:
+            continue
+        if value in OCR_MODES:
+            return value, []
+        return default, [
+            f"The {origin} asked for an unknown OCR mode {value!r}; {default!r} was used."
+        ]
+    return default, []
+
+
 def _documents(
     workspace: Workspace, source_path: Path, kind: str, name: str, settings: Settings
 ) -> list[dict[str, Any]]:
@@ -281,11 +295,14 @@ def ingest(event: dict[str, Any], s3: Any, settings: Settings, log: StageLogger)
     source_path = directory / "source"
     sha256 = download(s3, source, source_path, settings.limits.max_input_bytes)
     kind = sniff(source_path)
+    ocr, ocr_warnings = choose_ocr(ref, source, settings.ocr.mode)
+    warnings = [*warnings, *ocr_warnings]
     documents = _documents(workspace, source_path, kind, PurePosixPath(source.key).name, settings)
     described = replace(described, sha256=sha256, type=kind)
     manifest = {
         "source": described.to_json(),
         "profile": profile,
+        "ocr": ocr,
         "bundle": kind == "zip",
         "documents": documents,
         "warnings": warnings,

@@ -14,6 +14,9 @@ runner on each worker; the defaults are the ones that apply when it is not set.
 | MAX_ARCHIVE_MEMBERS | 500 | most members in a ZIP bundle |
 | MAX_COMPRESSION_RATIO | 200 | largest expansion of one archive member |
 | WORKSPACE_TTL_HOURS | 24 | age after which an orphaned workspace is swept |
+| OCR_MODE | auto | OCR pages without text (auto), every scanned page (force), or none (off) |
+| OCR_LANGUAGES | eng | Tesseract languages, ``+``-joined (models under models/tesseract/) |
+| OCR_PAGES_PER_INVOCATION | 10 | pages one invocation reads; more are fanned out by a Map state |
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROFILES = ("lossless", "ebook", "screen")
+OCR_MODES = ("auto", "off", "force")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class OcrSettings:
+    """How pages without text are read (ARCHITECTURE.md "OCR")."""
+
+    mode: str = "auto"
+    languages: str = "eng"
+    pages_per_invocation: int = 10
+
+
+@dataclass(frozen=True)
 class Settings:
     """A function's settings, read once per execution environment."""
 
@@ -46,6 +59,7 @@ class Settings:
     default_profile: str
     limits: Limits
     workspace_ttl_hours: float
+    ocr: OcrSettings = OcrSettings()
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -79,10 +93,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_archive_members=_int(env, "MAX_ARCHIVE_MEMBERS", defaults.max_archive_members),
         max_compression_ratio=_int(env, "MAX_COMPRESSION_RATIO", defaults.max_compression_ratio),
     )
+    ocr_mode = env.get("OCR_MODE") or "auto"
+    if ocr_mode not in OCR_MODES:
+        raise ValueError(f"OCR_MODE must be one of {', '.join(OCR_MODES)}, got {ocr_mode!r}")
+    ocr = OcrSettings(
+        mode=ocr_mode,
+        languages=env.get("OCR_LANGUAGES") or "eng",
+        pages_per_invocation=_int(env, "OCR_PAGES_PER_INVOCATION", 10),
+    )
     return Settings(
         mount_path=Path(env.get("EFS_MOUNT_PATH") or "/mnt/docpipe"),
         output_bucket=env.get("OUTPUT_BUCKET", ""),
         default_profile=profile,
         limits=limits,
         workspace_ttl_hours=float(_int(env, "WORKSPACE_TTL_HOURS", 24)),
+        ocr=ocr,
     )

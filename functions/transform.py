@@ -22,8 +22,13 @@ from functions.workspace import Workspace, document_folder, read_json, write_jso
 
 
 def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> dict[str, Any]:
-    """Runs the transform stage for one execution; returns the state for compress."""
+    """Runs the transform stage for one execution; returns the state for compress.
+
+    Pages without text are OCR'd (ARCHITECTURE.md "OCR"): right here when they are few,
+    otherwise the state carries ``ocr`` items for the Map state and its merge.
+    """
     from functions.documents.normalise import normalise
+    from functions.documents.ocr import actions as ocr
 
     state = parse_ingest_result(event.get("ingest"))
     workspace = Workspace(settings.mount_path, str(event.get("job", "")))
@@ -61,15 +66,25 @@ def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> di
             entry["error"] = err.to_dict()
             continue
         entry.update(
+            dir=workspace.relative(out),
+            slot=out.name if bundle else "",
             pages=result.pages,
             has_text=result.has_text,
             warnings=list(result.warnings),
             seconds=round(time.monotonic() - started, 3),
         )
+    ocr_mode = ingested.get("ocr") or settings.ocr.mode
+    items = ocr.plan_job(workspace, documents, ocr_mode, settings)
+    if items and sum(len(item["pages"]) for item in items) <= settings.ocr.pages_per_invocation:
+        ocr.run_inline(workspace, items, settings)
+        ocr.finish_job(workspace, documents, ocr_mode)
+        items = []
     failed = sum(1 for entry in documents if entry["error"] is not None)
     manifest_path = directory / "manifest.json"
-    write_json(manifest_path, {"documents": documents})
+    write_json(manifest_path, {"documents": documents, "ocr_mode": ocr_mode})
     log.info("documents transformed", extra={"documents": len(documents), "failed": failed})
+    if items:
+        log.info("OCR fanned out", extra={"items": len(items)})
     return TransformResult(
         job=workspace.job,
         source=state.source,
@@ -78,10 +93,27 @@ def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> di
         documents=len(documents),
         failed_members=failed,
         manifest=workspace.relative(manifest_path),
+        ocr=tuple(dict(item) for item in items),
     ).to_json()
 
 
 @stage_handler("transform")
 def handler(event: dict[str, Any], log: StageLogger) -> dict[str, Any]:
-    """Lambda entry point of the transform function."""
-    return transform(event, load_settings(), log)
+    """Lambda entry point of the transform function (actions ``ocr``/``ocr_merge`` too)."""
+    action = event.get("action", "transform")
+    if action == "transform":
+        return transform(event, load_settings(), log)
+    from functions.documents.ocr import actions as ocr
+
+    settings = load_settings()
+    if action == "provision_models":
+        from functions.ingest import s3_client
+        from functions.provision_models import provision
+
+        return provision(event, s3_client(), settings)
+    workspace = Workspace(settings.mount_path, str(event.get("job", "")))
+    if action == "ocr":
+        return ocr.read_item(workspace, event["item"], settings)
+    if action == "ocr_merge":
+        return ocr.merge(workspace, event["transform"])
+    raise ValueError(f"unknown transform action {action!r}")

@@ -24,6 +24,8 @@ _MOUNT_PATH = re.compile(r"/mnt/[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 # S3 keys are arbitrary, but a prefix for an event pattern and an IAM resource must not
 # contain IAM wildcards or start with a slash (S3 keys have no leading slash).
 _PREFIX = re.compile(r"[A-Za-z0-9!\-_.'()]([A-Za-z0-9!\-_.'()/]*)|")
+# Tesseract model names (eng, deu, chi_sim): they become file names under models/.
+_LANGUAGE = re.compile(r"[a-z][a-z0-9_]{1,30}")
 _KMS_KEY_ARN = re.compile(r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/[A-Za-z0-9\-]+")
 
 
@@ -121,6 +123,14 @@ def _kms_key(value: str) -> str:
     return value
 
 
+def _ocr_languages(values: tuple[str, ...]) -> tuple[str, ...]:
+    if not values or any(not _LANGUAGE.fullmatch(value) for value in values):
+        raise InvalidValueError(
+            f"must list Tesseract language names such as eng or chi_sim, got {list(values)}"
+        )
+    return values
+
+
 POSITIVE = at_least(1)
 VPC_ID = matching(_VPC_ID, "a VPC id (vpc-...) or empty", "`vpc-…` or empty")
 SUBNET_IDS = Bounds("`subnet-…` ids, each once", _subnet_ids)
@@ -133,4 +143,5 @@ TRIGGER_PREFIX = matching(
     "a key prefix without leading `/` or wildcards",
 )
 EMAIL = matching(_EMAIL, "an e-mail address or empty", "an e-mail address or empty")
+OCR_LANGUAGES = Bounds("Tesseract language names (`eng`, `chi_sim`), at least one", _ocr_languages)
 KMS_KEY = Bounds(f"`{KMS_AWS_MANAGED}`, `{KMS_STACK}` or `arn:aws:kms:…:key/…`", _kms_key)

@@ -213,6 +213,13 @@ def load_stack_settings(stack: str = "dev", root: Path | None = None) -> Setting
     return parse_settings(values)
 
 
+def _environment_value(value: object) -> str:
+    """A setting as an environment variable: lists joined with ``+`` (no key uses one)."""
+    if isinstance(value, tuple):
+        return "+".join(str(item) for item in value)
+    return str(value)
+
+
 def function_environment(
     settings: Settings, *, output_bucket: str, mount_path: str | None = None
 ) -> dict[str, str]:
@@ -225,7 +232,7 @@ def function_environment(
             (the local runner passes a local directory).
     """
     environment = {
-        declared.env: str(getattr(settings, declared.attribute))
+        declared.env: _environment_value(getattr(settings, declared.attribute))
         for declared in declarations()
         if declared.env is not None
     }

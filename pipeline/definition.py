@@ -6,7 +6,7 @@ serialises the same dict with :func:`json.dumps` and hands it to moto's ASL inte
 Flow::
 
     Ingest -> (duplicate? -> AlreadyProcessed; skipped? -> NothingToProcess)
-      -> Transform -> Compress
+      -> Transform -> (pages to OCR? -> Ocr (Map) -> OcrMerge) -> Compress
       \\ Catch (every stage) -> <Stage>Failed -> ReportFailure -> Failed (error = code)
 
 Every task retries Lambda's transient errors and ``INFRASTRUCTURE_UNAVAILABLE``; the
@@ -88,12 +88,54 @@ def _catch_to(stage: str) -> list[dict[str, Any]]:
     return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"{stage}Failed"}]
 
 
+def _ocr_states(transform_arn: Arn, max_concurrency: int, timeout: int) -> dict[str, Any]:
+    """The OCR fan-out (ARCHITECTURE.md "OCR"): a Map over the page ranges transform left
+    in ``$.ocr``, each read by the transform function's ``ocr`` action, then one merge."""
+    read = _task(transform_arn, {"Payload.$": "$"}, None, timeout)
+    read["Parameters"]["Payload.$"] = read["Parameters"].pop("Payload")["Payload.$"]
+    merge = _task(
+        transform_arn,
+        {"action": "ocr_merge", "transform.$": "$", "job.$": "$$.Execution.Name"},
+        "Compress",
+        timeout,
+    )
+    merge["Catch"] = _catch_to("Transform")
+    return {
+        "NeedsOcr": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.ocr", "IsPresent": True, "Next": "Ocr"}],
+            "Default": "Compress",
+        },
+        "Ocr": {
+            "Type": "Map",
+            "ItemsPath": "$.ocr",
+            "MaxConcurrency": max_concurrency,
+            "ItemSelector": {
+                "action": "ocr",
+                "job.$": "$$.Execution.Name",
+                "item.$": "$$.Map.Item.Value",
+            },
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "OcrPages",
+                "States": {"OcrPages": read},
+            },
+            # The parts are on EFS; the state going on is transform's, unchanged.
+            "ResultPath": None,
+            "Next": "OcrMerge",
+            "Catch": _catch_to("Transform"),
+        },
+        "OcrMerge": merge,
+    }
+
+
 def state_machine_definition(
     ingest_arn: Arn,
     transform_arn: Arn,
     compress_arn: Arn,
     *,
     task_timeout_seconds: int = 960,
+    ocr_max_concurrency: int = 10,
 ) -> dict[str, Any]:
     """Returns the Amazon States Language definition of the document pipeline.
 
@@ -103,19 +145,22 @@ def state_machine_definition(
         compress_arn: ARN of the compress function, which also writes failure reports.
         task_timeout_seconds: Upper bound of one task attempt; a little above the
             functions' own timeout, so that a hung invocation still ends the job.
+        ocr_max_concurrency: Most page ranges of one document OCR'd at once.
 
     Each stage receives the previous stage's small JSON result; files travel through the
     EFS workspace. ``$$.Execution.Name`` is the job id.
     """
     if task_timeout_seconds <= 0:
         raise ValueError("task_timeout_seconds must be positive")
+    if ocr_max_concurrency <= 0:
+        raise ValueError("ocr_max_concurrency must be positive")
     ingest = _task(
         ingest_arn,
         {"input.$": "$", "job.$": "$$.Execution.Name"},
         "CheckDuplicate",
         task_timeout_seconds,
     )
-    transform = _task(transform_arn, {"Payload.$": "$"}, "Compress", task_timeout_seconds)
+    transform = _task(transform_arn, {"Payload.$": "$"}, "NeedsOcr", task_timeout_seconds)
     transform["Parameters"]["Payload"] = {"ingest.$": "$", "job.$": "$$.Execution.Name"}
     compress = _task(
         compress_arn,
@@ -144,6 +189,7 @@ def state_machine_definition(
         "Transform": transform,
         "Compress": compress,
     }
+    states.update(_ocr_states(transform_arn, ocr_max_concurrency, task_timeout_seconds))
     for name in STAGE_STATES:
         states[name]["Catch"] = _catch_to(name)
         states[f"{name}Failed"] = {

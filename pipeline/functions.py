@@ -48,8 +48,9 @@ def stage_statements(
     trigger_prefix: str,
     output_bucket_arn: Any,
     sweep_failure_queue_arn: Any = None,
+    models_bucket_arn: Any = None,
 ) -> list[dict[str, Any]]:
-    """Returns what only this stage may do on S3 (transform touches no bucket at all),
+    """Returns what only this stage may do on S3 (transform reads only the OCR models),
     and for compress, reporting a failed hourly sweep to its queue."""
     sources = pulumi.Output.concat(trigger_bucket_arn, "/", trigger_prefix, "*")
     status = pulumi.Output.concat(output_bucket_arn, "/status/*")
@@ -122,7 +123,17 @@ def stage_statements(
             ),
         ]
     if stage == "transform":
-        return []
+        if models_bucket_arn is None:
+            return []
+        return [
+            {
+                # The provision_models action copies the OCR models onto EFS.
+                "Sid": "ReadOcrModels",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": pulumi.Output.concat(models_bucket_arn, "/models/*"),
+            }
+        ]
     raise ValueError(f"unknown stage {stage!r}")
 
 
@@ -189,6 +200,7 @@ class FunctionsArgs:
         layer_archive: The zip of the third-party packages (``python/...``).
         kms_key_arn: The stack's key (log groups, environment, sweep-failure queue), or
             ``None`` for AWS-managed encryption.
+        models_bucket_arn: The bucket transform provisions the OCR models from.
     """
 
     settings: Settings
@@ -203,6 +215,7 @@ class FunctionsArgs:
     code_archive: Path
     layer_archive: Path
     kms_key_arn: pulumi.Input[str] | None = None
+    models_bucket_arn: pulumi.Input[str] | None = None
 
 
 class Functions(pulumi.ComponentResource):
@@ -286,6 +299,7 @@ class Functions(pulumi.ComponentResource):
                 trigger_prefix=settings.trigger_prefix,
                 output_bucket_arn=args.output_bucket_arn,
                 sweep_failure_queue_arn=sweep_failures.arn,
+                models_bucket_arn=args.models_bucket_arn,
             )
             granted += key_statements(
                 granted, kms_key_arn=args.kms_key_arn, region=region, function_name=function_name

@@ -19,12 +19,13 @@ from dataclasses import MISSING, Field, dataclass, field, fields
 from functools import cache
 from typing import Any, TypeVar, get_type_hints
 
-from functions.settings import PROFILES
+from functions.settings import OCR_MODES, PROFILES
 from pipeline.bounds import (
     EMAIL,
     KMS_AWS_MANAGED,
     KMS_KEY,
     MOUNT_PATH,
+    OCR_LANGUAGES,
     POSITIVE,
     RESERVED_CONCURRENCY,
     SUBNET_IDS,
@@ -195,6 +196,38 @@ class Settings:
         "Age in hours after which the hourly sweep removes an orphaned job workspace.",
         bounds=POSITIVE,
         env="WORKSPACE_TTL_HOURS",
+    )
+    ocr: str = setting(
+        "auto",
+        "OCR of pages without text: `auto` (pages without text), `force` (every scanned "
+        "page) or `off`. Per document: metadata `docpipe-ocr` or the input's `ocr`.",
+        bounds=one_of(*OCR_MODES),
+        env="OCR_MODE",
+    )
+    ocr_languages: tuple[str, ...] = setting(
+        ("eng",),
+        "Tesseract languages read on every page; their models are provisioned onto the "
+        "file system under `models/tesseract/`.",
+        bounds=OCR_LANGUAGES,
+        env="OCR_LANGUAGES",
+    )
+    ocr_model: str = setting(
+        "fast",
+        "Tesseract models to provision: `fast` (about 4 MB per language) or `standard` "
+        "(about 23 MB, slower).",
+        bounds=one_of("fast", "standard"),
+    )
+    ocr_pages_per_invocation: int = setting(
+        10,
+        "Pages one transform invocation OCRs; a scan with more is fanned out over page "
+        "ranges by a Map state.",
+        bounds=POSITIVE,
+        env="OCR_PAGES_PER_INVOCATION",
+    )
+    ocr_max_concurrency: int = setting(
+        10,
+        "Most page ranges of one document OCR'd at once by the Map state.",
+        bounds=between(1, 1000),
     )
     alarm_email: str | None = setting(
         None,

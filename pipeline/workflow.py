@@ -206,6 +206,7 @@ class Workflow(pulumi.ComponentResource):
                     arns["transform"],
                     arns["compress"],
                     task_timeout_seconds=settings.task_timeout_seconds,
+                    ocr_max_concurrency=settings.ocr_max_concurrency,
                 )
             ),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(

@@ -173,6 +173,7 @@ def deploy(deployment: Deployment, aws: Clients, lambdas: LocalLambda) -> str:
         arns["transform"],
         arns["compress"],
         task_timeout_seconds=deployment.settings.task_timeout_seconds,
+        ocr_max_concurrency=deployment.settings.ocr_max_concurrency,
     )
     created = aws.sfn.create_state_machine(
         name=STATE_MACHINE,

@@ -35,6 +35,7 @@ from pipeline.local.events import DELIVERY_TIMEOUT_SECONDS, TriggerRule
 from pipeline.local.inputs import UsageError
 from pipeline.local.lambdas import LocalLambda
 from pipeline.local.moto_hooks import ObjectCreated, moto_server
+from pipeline.models import provision_local
 from pipeline.packaging import HANDLERS, build_code_archive
 from pipeline.trigger import event_pattern
 
@@ -174,6 +175,8 @@ class LocalStack:
         )
         self.mount = self._given_mount or scratch / "efs"
         self.mount.mkdir(exist_ok=True)
+        # OCR models, as the stack provisions them on EFS (pipeline/models.py).
+        provision_local(self.mount, self.settings.ocr_languages, self.settings.ocr_model)
         archive = self.options.code_archive or build_code_archive(scratch / "functions.zip")
         task_root = deploy.extract_archive(archive, scratch / "task")
         logs = self._open_logs()

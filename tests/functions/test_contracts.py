@@ -35,7 +35,9 @@ SOURCE = Source("trigger", "in/a.pdf", "v1", "e1", 10, "00A1", "ff", "pdf")
 
 def test_every_state_round_trips() -> None:
     """Each state parses back to itself from its JSON form."""
-    execution = ExecutionInput("trigger", "in/a.pdf", "v1", "e1", 10, "00A1", "screen", True)
+    execution = ExecutionInput(
+        "trigger", "in/a.pdf", "v1", "e1", 10, "00A1", "screen", ocr="force", rerun=True
+    )
     assert parse_execution_input(execution.to_json()) == execution
     ingested = IngestResult("job", SOURCE, profile="ebook", documents=1, manifest="jobs/job/m")
     assert parse_ingest_result(ingested.to_json()) == ingested

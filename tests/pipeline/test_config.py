@@ -144,6 +144,9 @@ def test_function_environment_is_what_the_functions_read(tmp_path: Path) -> None
         "MAX_ARCHIVE_MEMBERS",
         "MAX_COMPRESSION_RATIO",
         "WORKSPACE_TTL_HOURS",
+        "OCR_MODE",
+        "OCR_LANGUAGES",
+        "OCR_PAGES_PER_INVOCATION",
     }
     assert all(isinstance(value, str) for value in env.values())
     read = load_settings(env)
@@ -154,6 +157,26 @@ def test_function_environment_is_what_the_functions_read(tmp_path: Path) -> None
     assert read.workspace_ttl_hours == 3
     local = function_environment(settings, output_bucket="b", mount_path=str(tmp_path))
     assert load_settings(local).mount_path == tmp_path
+
+
+def test_ocr_settings_reach_the_functions() -> None:
+    """This test ensures that the OCR keys are validated and reach the functions as the
+    environment functions/settings.py reads."""
+    settings = parse_settings(
+        {"ocr": "force", "ocrLanguages": '["eng", "deu"]', "ocrPagesPerInvocation": 4}
+    )
+    read = load_settings(function_environment(settings, output_bucket="b"))
+    assert (read.ocr.mode, read.ocr.languages, read.ocr.pages_per_invocation) == (
+        "force",
+        "eng+deu",
+        4,
+    )
+    with pytest.raises(ValueError, match="docpipe:ocrLanguages"):
+        parse_settings({"ocrLanguages": ["../etc"]})
+    with pytest.raises(ValueError, match="docpipe:ocrModel"):
+        parse_settings({"ocrModel": "huge"})
+    with pytest.raises(ValueError, match="docpipe:ocr "):
+        parse_settings({"ocr": "sometimes"})
 
 
 @given(st.integers(min_value=-(10**12), max_value=10**12))

@@ -407,10 +407,11 @@ def test_iam_grants_name_concrete_arns(program: Program) -> pulumi.Output[Any]:
 def test_each_function_gets_only_its_own_s3_access(program: Program) -> pulumi.Output[Any]:
     """This test ensures that ingest may only read the trigger bucket and the status
     documents, compress may only write and remove processed/, failed/ and status/ (and
-    read the trigger bucket's current versions), and transform has no S3 access."""
+    read the trigger bucket's current versions), and transform may only read the OCR
+    models."""
 
     def check(values: list[str]) -> None:
-        trigger_arn, output_arn = values
+        trigger_arn, output_arn, models_arn = values
         by_name = {p.name: _statements(p.inputs["policy"]) for p in program.of_type(ROLE_POLICY)}
 
         def s3_grants(name: str) -> dict[str, list[str]]:
@@ -426,7 +427,9 @@ def test_each_function_gets_only_its_own_s3_access(program: Program) -> pulumi.O
             "s3:GetObjectVersion": [f"{trigger_arn}/*"],
             "s3:PutObject": [f"{output_arn}/status/*"],
         }
-        assert s3_grants("docpipe-dev-transform-policy") == {}
+        assert s3_grants("docpipe-dev-transform-policy") == {
+            "s3:GetObject": [f"{models_arn}/models/*"]
+        }
         outputs = [f"{output_arn}/failed/*", f"{output_arn}/processed/*", f"{output_arn}/status/*"]
         assert s3_grants("docpipe-dev-compress-policy") == {
             "s3:PutObject": outputs,
@@ -444,7 +447,9 @@ def test_each_function_gets_only_its_own_s3_access(program: Program) -> pulumi.O
         ]
 
     buckets = program.globals["buckets"]
-    return pulumi.Output.all(buckets["trigger"].arn, buckets["output"].arn).apply(check)
+    return pulumi.Output.all(
+        buckets["trigger"].arn, buckets["output"].arn, buckets["models"].arn
+    ).apply(check)
 
 
 @pulumi.runtime.test
@@ -608,13 +613,13 @@ def test_trigger_rule_maps_events_and_has_a_dead_letter_queue(
 def test_buckets_are_private_encrypted_versioned_and_tls_only(
     program: Program,
 ) -> pulumi.Output[Any]:
-    """This test ensures that both buckets block all public access, encrypt, version,
+    """This test ensures that every bucket blocks all public access, encrypt, version,
     expire noncurrent versions, refuse non-TLS requests, and (dev is not protected) may
     be destroyed with their objects."""
 
     def check(arns: list[str]) -> None:
         blocks = program.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-        assert len(blocks) == 3  # trigger, output, access logs
+        assert len(blocks) == 4  # trigger, output, OCR models, access logs
         for block in blocks:
             for setting in (
                 "blockPublicAcls",
@@ -650,7 +655,9 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(
         assert all(b.inputs["forceDestroy"] is True for b in buckets)
 
     buckets = program.globals["buckets"]
-    return pulumi.Output.all(buckets["trigger"].arn, buckets["output"].arn).apply(check)
+    return pulumi.Output.all(
+        buckets["trigger"].arn, buckets["output"].arn, buckets["models"].arn
+    ).apply(check)
 
 
 @pulumi.runtime.test
@@ -716,6 +723,70 @@ def test_alarms_reach_an_encrypted_topic(program: Program) -> pulumi.Output[Any]
         assert not program.of_type("aws:sns/topicSubscription:TopicSubscription")
 
     return program.done().apply(check)
+
+
+@pulumi.runtime.test
+def test_ocr_models_are_uploaded_and_provisioned_by_transform(
+    program: Program,
+) -> pulumi.Output[Any]:
+    """This test ensures that the stack uploads the eng and orientation models with their
+    checksums to the private models bucket and invokes transform's provision_models
+    action with exactly those objects, after they exist."""
+    g = program.globals
+    objects = program.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    invocation = program.one("aws:lambda/invocation:Invocation")
+
+    def check(values: list[Any]) -> None:
+        bucket, transform = values
+        keys = {o.inputs["key"]: o.inputs["metadata"]["sha256"] for o in objects}
+        assert set(keys) == {
+            "models/tesseract/eng.traineddata",
+            "models/tesseract/osd.traineddata",
+        }
+        assert all(o.inputs["bucket"] == bucket for o in objects)
+        assert all(len(sha) == 64 for sha in keys.values())
+        assert invocation.inputs["functionName"] == transform
+        request = json.loads(invocation.inputs["input"])
+        assert request["action"] == "provision_models"
+        assert request["bucket"] == bucket
+        assert {m["key"]: m["sha256"] for m in request["models"]} == keys
+        assert {o.urn for o in objects} <= invocation.dependencies
+
+    return pulumi.Output.all(g["buckets"]["models"].name, g["functions"].names["transform"]).apply(
+        check
+    )
+
+
+@pulumi.runtime.test
+def test_long_scans_fan_out_through_a_map_state(program: Program) -> pulumi.Output[Any]:
+    """This test ensures that pages left to OCR go through a Map state bounded by
+    ocrMaxConcurrency, each item an ocr action of transform, then a merge into Compress,
+    with retries and the failure path of the transform stage."""
+    functions = program.globals["functions"].functions
+
+    def check(transform: str) -> None:
+        machine = program.one("aws:sfn/stateMachine:StateMachine").inputs
+        states = json.loads(machine["definition"])["States"]
+        assert states["Transform"]["Next"] == "NeedsOcr"
+        choice = states["NeedsOcr"]
+        assert choice["Choices"] == [{"Variable": "$.ocr", "IsPresent": True, "Next": "Ocr"}]
+        assert choice["Default"] == "Compress"
+        fan_out = states["Ocr"]
+        assert fan_out["Type"] == "Map"
+        assert fan_out["ItemsPath"] == "$.ocr"
+        assert fan_out["MaxConcurrency"] == 10
+        assert fan_out["ItemSelector"]["action"] == "ocr"
+        inner = fan_out["ItemProcessor"]["States"]["OcrPages"]
+        assert inner["Parameters"]["FunctionName"] == transform
+        assert set(inner["Retry"][0]["ErrorEquals"]) == set(TRANSIENT_ERRORS)
+        assert fan_out["Catch"][0]["Next"] == "TransformFailed"
+        merge = states["OcrMerge"]
+        assert merge["Parameters"]["FunctionName"] == transform
+        assert merge["Parameters"]["Payload"]["action"] == "ocr_merge"
+        assert merge["Next"] == "Compress"
+        assert merge["Catch"][0]["Next"] == "TransformFailed"
+
+    return functions["transform"].arn.apply(check)
 
 
 @pulumi.runtime.test

@@ -1,0 +1,312 @@
+"""OCR: docpipe's engine side by side with the ``tesseract`` command, on known text.
+
+Usage (from the repository root)::
+
+    python benchmarks/ocr.py [--pages N] [--model fast|standard] [--json PATH]
+
+Test pages are born-digital PDFs generated here (Helvetica, 11 pt, a letter page of
+prose with numbers and punctuation from a fixed vocabulary, so the text is known),
+rasterised at 300 dpi in grey with ``pdftoppm`` (poppler-utils); "degraded" copies add a
+0.6 degree skew, the detail of a 150 dpi scan, blur, noise and JPEG artefacts, as a worn
+copy through a cheap scanner. Each engine
+runs in its own process, single-threaded (``OMP_THREAD_LIMIT=1``), on the same model
+files (the ones the stack provisions):
+
+- ``docpipe``: ``functions.documents.ocr.ocr_pages`` on an image-only PDF of each page
+  (image decoding, orientation detection, recognition, the text layer);
+- ``tesseract``: the command (OCRmyPDF's engine), ``--psm 3``, text to stdout; when it is
+  not installed the table has docpipe alone.
+
+``--fan-out`` instead runs the clean pages as one scan through the local runner twice,
+all pages in one transform invocation and then one page per invocation through the Map
+state, and prints both wall times (the speed-up is bounded by this machine's CPUs).
+
+Reported per engine and set (clean, degraded): CER (character edit distance over the
+reference length, whitespace collapsed), WER (the same over words), search misses (share
+of the reference's words, lower-cased without punctuation, that a search of the OCR
+text would not find), seconds per page (wall clock, and CPU time, which a busy machine
+does not inflate), and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+_WORDS = """
+the of and to in is that for on with as by this are from be at or an which report
+document pipeline invoice contract budget revenue margin region quarter customer
+delivery payment schedule committee approved signed return month within days due
+number total account balance statement section page table figure results method
+analysis storage network function compressed searchable scanned layer text image
+however therefore although because between during against without including
+"""
+VOCABULARY = tuple(_WORDS.split())
+LINES, WORDS_PER_LINE = 46, 12
+
+
+def page_text(seed: int) -> list[str]:
+    """Returns the known lines of one test page."""
+    rng = random.Random(seed)  # noqa: S311 (reproducible text, not a secret)
+    lines = []
+    for _ in range(LINES):
+        words = [rng.choice(VOCABULARY) for _ in range(WORDS_PER_LINE)]
+        if rng.random() < 0.4:
+            words[rng.randrange(len(words))] = str(rng.randrange(10, 99999))
+        words[0] = words[0].capitalize()
+        cut = rng.randrange(4, len(words) - 2)
+        words[cut] += rng.choice((",", ";", ":"))
+        lines.append(" ".join(words) + ".")
+    return lines
+
+
+def born_digital_pdf(lines: list[str]) -> bytes:
+    """Returns a one-page letter PDF drawing ``lines`` in 11 pt Helvetica."""
+    ops = ["BT /F1 11 Tf 14 TL 54 740 Td"]
+    for line in lines:
+        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        ops.append(f"({escaped}) Tj T*")
+    ops.append("ET")
+    stream = "\n".join(ops).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+            b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"
+        ),
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def rasterise(pdf: Path, png_base: Path) -> Path:
+    """Rasterises the PDF's page at 300 dpi in grey with pdftoppm; returns the PNG."""
+    subprocess.run(
+        ["pdftoppm", "-r", "300", "-gray", "-png", "-singlefile", str(pdf), str(png_base)],
+        check=True,
+    )
+    return png_base.with_suffix(".png")
+
+
+def degrade(png: Path, out: Path) -> Path:
+    """Writes a worn copy of the page: skewed 0.6 degrees, detail lost (scanned at 150
+    dpi and enlarged), blurred, with noise and JPEG artefacts."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    image = Image.open(png).convert("L")
+    size = image.size
+    image = image.rotate(0.6, fillcolor=255, resample=Image.Resampling.BICUBIC)
+    image = image.resize((size[0] // 2, size[1] // 2), Image.Resampling.BILINEAR)
+    image = image.resize(size, Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(1.0))
+    rng = random.Random(11)  # noqa: S311 (reproducible noise, not a secret)
+    noise = Image.frombytes("L", size, rng.randbytes(size[0] * size[1]))
+    image = Image.blend(image, noise, 0.28)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=35)
+    Image.open(buffer).save(out, dpi=(300, 300))
+    return out
+
+
+def run_docpipe(pages: list[Path], models: Path) -> list[str]:
+    """Worker: OCRs every page the way transform does; returns the texts."""
+    from PIL import Image
+
+    from functions.documents.ocr.document import ocr_pages
+
+    texts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, png in enumerate(pages):
+            pdf = Path(tmp) / f"{index}.pdf"
+            Image.open(png).save(pdf, "PDF", resolution=300)
+            [page] = ocr_pages(pdf, [1], models, "eng", 178_956_970)
+            texts.append(page.text)
+    return texts
+
+
+def run_tesseract(pages: list[Path], models: Path) -> list[str]:
+    """Worker: the tesseract command on every page; returns the texts."""
+    tessdata = str(models / "models" / "tesseract")
+    return [
+        subprocess.run(
+            [
+                "tesseract",
+                str(png),
+                "stdout",
+                "-l",
+                "eng",
+                "--psm",
+                "3",
+                "--tessdata-dir",
+                tessdata,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for png in pages
+    ]
+
+
+def measure(engine: str, pages: list[Path], models: Path) -> dict[str, object]:
+    """Runs one engine on ``pages`` in a fresh single-threaded process."""
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1", "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, __file__, "--worker", engine, "--models", str(models)]
+    done = subprocess.run(
+        [*args, *map(str, pages)], check=True, capture_output=True, text=True, env=env
+    )
+    return json.loads(done.stdout)
+
+
+def scores(reference: list[str], found: list[str]) -> dict[str, float]:
+    """CER, WER and search misses of ``found`` against ``reference`` (one text a page)."""
+    from rapidfuzz.distance import Levenshtein
+
+    chars = edits = words = word_edits = wanted = missed = 0
+    for ref, hyp in zip(reference, found, strict=True):
+        ref_words, hyp_words = ref.split(), hyp.split()
+        ref_text, hyp_text = " ".join(ref_words), " ".join(hyp_words)
+        chars += len(ref_text)
+        edits += Levenshtein.distance(ref_text, hyp_text)
+        words += len(ref_words)
+        word_edits += Levenshtein.distance(ref_words, hyp_words)
+        index = {_search_form(word) for word in hyp_words}
+        searched = [_search_form(word) for word in ref_words]
+        wanted += len(searched)
+        missed += sum(1 for word in searched if word not in index)
+    return {"cer": edits / chars, "wer": word_edits / words, "search_miss": missed / wanted}
+
+
+def _search_form(word: str) -> str:
+    return word.strip(".,;:!?\"'()").lower()
+
+
+def fan_out(pages: list[Path], work: Path) -> dict[str, float]:
+    """Runs one scan of ``pages`` through the local runner twice: every page in one
+    invocation, then one page per invocation through the Map state; returns the seconds."""
+    import dataclasses
+
+    from PIL import Image
+
+    from pipeline.config import load_stack_settings
+    from pipeline.local.runner import run
+
+    inbox = work / "fan-out"
+    inbox.mkdir()
+    images = [Image.open(png) for png in pages]
+    images[0].save(
+        inbox / "scan.pdf", "PDF", resolution=300, save_all=True, append_images=images[1:]
+    )
+    base = load_stack_settings("dev")
+    seconds = {}
+    for label, per_invocation in (("one invocation", len(pages)), ("fanned out", 1)):
+        settings = dataclasses.replace(
+            base, ocr_pages_per_invocation=per_invocation, ocr_max_concurrency=len(pages)
+        )
+        result = run([inbox], work / f"out-{per_invocation}", settings=settings, concurrency=1)
+        if result.documents[0].status != "succeeded":
+            sys.exit(f"the scan failed: {result.documents[0].error}")
+        seconds[label] = result.seconds
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=4)
+    parser.add_argument("--model", choices=("fast", "standard"), default="fast")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--fan-out",
+        action="store_true",
+        help="instead, time the clean scan through the local runner: one invocation, then "
+        "one page per invocation through the Map state",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker = run_docpipe if args.worker == "docpipe" else run_tesseract
+        started = time.perf_counter()
+        texts = worker(args.files, args.models)
+        seconds = time.perf_counter() - started
+        own, children = (
+            resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        )
+        cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+        peak = max(own.ru_maxrss, children.ru_maxrss)
+        print(json.dumps({"texts": texts, "seconds": seconds, "cpu": cpu, "peak_kb": peak}))
+        return
+    if shutil.which("pdftoppm") is None:
+        sys.exit("pdftoppm is needed to rasterise the test pages (apt-get install poppler-utils)")
+    from pipeline.models import provision_mount
+
+    engines = ["docpipe"] + (["tesseract"] if shutil.which("tesseract") else [])
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="docpipe-ocr-bench-") as tmp:
+        work = Path(tmp)
+        provision_mount(work, ("eng",), args.model)
+        reference, clean, worn = [], [], []
+        for seed in range(args.pages):
+            lines = page_text(seed)
+            reference.append(" ".join(lines))
+            pdf = work / f"page{seed}.pdf"
+            pdf.write_bytes(born_digital_pdf(lines))
+            clean.append(rasterise(pdf, work / f"page{seed}"))
+            worn.append(degrade(clean[-1], work / f"page{seed}-worn.png"))
+        if args.fan_out:
+            timed = fan_out(clean, work)
+            one, many = timed["one invocation"], timed["fanned out"]
+            print(f"local runner, {len(clean)} pages on {os.cpu_count()} CPUs: ", end="")
+            print(f"one invocation {one:.1f} s, fanned out {many:.1f} s ({one / many:.2f} x)")
+            return
+        for label, pages in (("clean", clean), ("degraded", worn)):
+            for engine in engines:
+                result = measure(engine, pages, work)
+                row = {"set": label, "engine": engine, "model": args.model}
+                row |= scores(reference, result["texts"])  # type: ignore[arg-type]
+                row["s_per_page"] = float(result["seconds"]) / len(pages)  # type: ignore[arg-type]
+                row["cpu_per_page"] = float(result["cpu"]) / len(pages)  # type: ignore[arg-type]
+                row["peak_rss_mb"] = int(result["peak_kb"]) / 1024  # type: ignore[call-overload]
+                rows.append(row)
+    print(f"{args.pages} letter pages at 300 dpi, {args.model} model, one thread\n")
+    print("| set | engine | CER | WER | search misses | s/page | CPU s/page | peak RSS |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        print(
+            f"| {row['set']} | {row['engine']} | {row['cer']:.2%} | {row['wer']:.2%} | "
+            f"{row['search_miss']:.2%} | {row['s_per_page']:.2f} | {row['cpu_per_page']:.2f} | "
+            f"{row['peak_rss_mb']:.0f} MB |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

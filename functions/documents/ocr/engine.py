@@ -1,0 +1,203 @@
+"""Tesseract through tesserocr, loaded once per warm execution environment.
+
+The first OCR in an environment loads the language model from the mount (about 0.1 s
+for ``eng`` fast) and keeps the engine in a module-level cache; every later page and
+invocation reuses it. Importing this module does not import tesserocr: the transform
+handler's cold import stays short, and a document with text never pays for the engine.
+
+Threads: Tesseract may parallelise with OpenMP; more threads than the function has CPUs
+turns a 1.3 s page into 40 s. ``OMP_THREAD_LIMIT`` is set to the CPUs this process may
+use before the library loads (an operator's own setting wins).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from functions.documents.ocr.models import OSD, ModelError, model_path, models_dir
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+#: OSD's orientation confidence above which its answer is taken without checking.
+SURE_ORIENTATION = 10.0
+#: Below this OSD confidence the rotation is not even tried.
+MIN_ORIENTATION = 1.0
+
+_engines: dict[tuple[str, str], Any] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Word:
+    """A recognised word, in pixels of the image it was read from (origin top left).
+
+    Attributes:
+        text: The word.
+        confidence: Tesseract's confidence, 0-100.
+        box: (left, top, right, bottom) of the word.
+        baseline: The y of the line's baseline under the word.
+        line_height: The height of the word's line, from its bounding box.
+    """
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+    baseline: float
+    line_height: int
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """What the engine read on one image."""
+
+    text: str
+    words: tuple[Word, ...]
+
+    @property
+    def confidence(self) -> float | None:
+        """Mean word confidence (0-100), or None when no word was found."""
+        if not self.words:
+            return None
+        return sum(word.confidence for word in self.words) / len(self.words)
+
+
+def cpu_count() -> int:
+    """Returns the CPUs this process may run on (a Lambda function's vCPUs)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _tesserocr() -> Any:
+    os.environ.setdefault("OMP_THREAD_LIMIT", str(cpu_count()))
+    import tesserocr
+
+    return tesserocr
+
+
+def _engine(mount: Path, language: str) -> Any:
+    key = (str(mount), language)
+    engine = _engines.get(key)
+    if engine is not None:
+        return engine
+    with _lock:
+        engine = _engines.get(key)
+        if engine is not None:
+            return engine
+        if not model_path(mount, language).is_file():
+            raise ModelError(
+                f"The OCR model for {language!r} is not installed under "
+                f"{models_dir(mount)}; provision it first."
+            )
+        tesserocr = _tesserocr()
+        if language == OSD:
+            # OSD needs the legacy engine; asking an LSTM-only model for it aborts.
+            engine = tesserocr.PyTessBaseAPI(
+                path=str(models_dir(mount)),
+                lang=OSD,
+                psm=tesserocr.PSM.OSD_ONLY,
+                oem=tesserocr.OEM.TESSERACT_ONLY,
+            )
+        else:
+            engine = tesserocr.PyTessBaseAPI(
+                path=str(models_dir(mount)),
+                lang=language,
+                psm=tesserocr.PSM.AUTO,
+                oem=tesserocr.OEM.LSTM_ONLY,
+            )
+        _engines[key] = engine
+        return engine
+
+
+def loaded_engines() -> list[tuple[str, str]]:
+    """Returns the (mount, language) pairs loaded in this environment so far."""
+    return sorted(_engines)
+
+
+def detect_rotation(mount: Path, image: Image.Image, dpi: int) -> tuple[int, float]:
+    """Returns the counter-clockwise turn (0/90/180/270) that sets ``image`` upright.
+
+    Returns:
+        The turn in degrees and OSD's confidence; (0, 0.0) when OSD finds too little.
+    """
+    engine = _engine(mount, OSD)
+    engine.SetImage(image)
+    engine.SetSourceResolution(dpi)
+    try:
+        found = engine.DetectOrientationScript()
+    except RuntimeError:  # too few characters to decide
+        return 0, 0.0
+    finally:
+        engine.Clear()
+    if not found:
+        return 0, 0.0
+    return int(found["orient_deg"]) % 360, float(found["orient_conf"])
+
+
+def recognise(mount: Path, language: str, image: Image.Image, dpi: int) -> Recognised:
+    """Reads the text and the word boxes of one page image.
+
+    Args:
+        mount: The mount path the models live under.
+        language: A Tesseract language (``eng``, or ``eng+deu`` for several).
+        image: The page, upright, in grey or colour.
+        dpi: The image's resolution, which Tesseract uses to size its filters.
+    """
+    tesserocr = _tesserocr()
+    engine = _engine(mount, language)
+    engine.SetImage(image)
+    engine.SetSourceResolution(dpi)
+    try:
+        engine.Recognize()
+        text = engine.GetUTF8Text() or ""
+        words = _words(tesserocr, engine)
+    finally:
+        engine.Clear()
+    return Recognised(text=text, words=tuple(words))
+
+
+def _words(tesserocr: Any, engine: Any) -> list[Word]:
+    words: list[Word] = []
+    iterator = engine.GetIterator()
+    if iterator is None:
+        return words
+    line_level, word_level = tesserocr.RIL.TEXTLINE, tesserocr.RIL.WORD
+    line: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 0.0)
+    line_height = 0
+    while True:
+        if iterator.IsAtBeginningOf(line_level):
+            line_box = iterator.BoundingBox(line_level)
+            found = iterator.Baseline(line_level)
+            if line_box is not None:
+                line_height = max(1, line_box[3] - line_box[1])
+                line = (0.0, float(line_box[3]), 1.0, float(line_box[3]))
+            if found is not None:
+                (x1, y1), (x2, y2) = found
+                line = (float(x1), float(y1), float(x2 if x2 != x1 else x1 + 1), float(y2))
+        text = iterator.GetUTF8Text(word_level)
+        box = iterator.BoundingBox(word_level)
+        if text and text.strip() and box is not None:
+            words.append(
+                Word(
+                    text=text.strip(),
+                    confidence=float(iterator.Confidence(word_level)),
+                    box=(box[0], box[1], box[2], box[3]),
+                    baseline=_on_line(line, box[0]),
+                    line_height=line_height,
+                )
+            )
+        if not iterator.Next(word_level):
+            break
+    return words
+
+
+def _on_line(line: tuple[float, float, float, float], x: float) -> float:
+    """Returns the y of the (possibly skewed) baseline at ``x``."""
+    x1, y1, x2, y2 = line
+    return y1 + (y2 - y1) * (x - x1) / (x2 - x1)

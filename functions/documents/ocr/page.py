@@ -1,0 +1,155 @@
+"""The image of a scanned page, at its own resolution, and where it sits on the page.
+
+A scanned PDF page draws one image (from a scanner, or from docpipe's own conversion of
+an image input). :func:`page_image` finds it by walking the page's content stream with
+its graphics state (``q``/``Q``/``cm``), decodes it at the resolution it was scanned at,
+and returns the matrix that maps the image's pixels to the page's user space, so the
+text layer lands on the words. A page drawn some other way (several images, forms,
+vector art) is left alone with a reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from functions.documents.ocr.textlayer import Matrix, multiply
+
+if TYPE_CHECKING:
+    import pikepdf
+    from PIL import Image
+
+#: Tesseract reads best near 300 dpi; images between these are used as they are.
+MIN_DPI, MAX_DPI = 200.0, 450.0
+TARGET_DPI = 300
+_IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+
+
+class NotScannedError(Exception):
+    """The page is not one image OCR can read; the message says why."""
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """A page's image, ready for OCR.
+
+    Attributes:
+        image: Greyscale pixels (resampled to 300 dpi when far from it).
+        dpi: The image's resolution as placed on the page.
+        image_to_page: Maps the image's unit square (the PDF image space) to user space.
+    """
+
+    image: Image.Image
+    dpi: int
+    image_to_page: Matrix
+
+    def pixels_to_page(self, turn: int) -> Matrix:
+        """Maps pixels of the image turned ``turn`` degrees counter-clockwise to user space.
+
+        Pixels have their origin at the top left and y down; the PDF image space is the
+        unit square with its origin at the bottom left.
+        """
+        width, height = self.image.size
+        # Upright pixels -> pixels of the image as stored (undoing the turn).
+        undo = {
+            0: _IDENTITY,
+            90: (0.0, 1.0, -1.0, 0.0, float(width), 0.0),
+            180: (-1.0, 0.0, 0.0, -1.0, float(width), float(height)),
+            270: (0.0, -1.0, 1.0, 0.0, 0.0, float(height)),
+        }[turn]
+        to_unit: Matrix = (1.0 / width, 0.0, 0.0, -1.0 / height, 0.0, 1.0)
+        return multiply(multiply(undo, to_unit), self.image_to_page)
+
+    @property
+    def axis_aligned(self) -> bool:
+        """The image is drawn upright and unflipped (a page /Rotate can then turn it)."""
+        a, b, c, d, _e, _f = self.image_to_page
+        return a > 0 and d > 0 and b == 0 and c == 0
+
+
+#: Forms nested deeper than this are not followed (a scan wraps its image in one, at most).
+_MAX_FORM_DEPTH = 3
+
+
+def _drawn_images(
+    content: pikepdf.Object, resources: pikepdf.Object, ctm: Matrix, depth: int = 0
+) -> list[tuple[pikepdf.Stream, Matrix]]:
+    """The images a content stream draws (following forms), each with its matrix."""
+    import pikepdf
+
+    xobjects: Any = resources.get("/XObject", pikepdf.Dictionary()) if resources else {}
+    stack: list[Matrix] = []
+    drawn: list[tuple[pikepdf.Stream, Matrix]] = []
+    for instruction in pikepdf.parse_content_stream(content):
+        if isinstance(instruction, pikepdf.ContentStreamInlineImage):
+            raise NotScannedError("the page draws an inline image")
+        operands, op = instruction.operands, str(instruction.operator)
+        if op == "q":
+            stack.append(ctm)
+        elif op == "Q":
+            ctm = stack.pop() if stack else ctm
+        elif op == "cm" and len(operands) == 6:
+            ctm = multiply(tuple(float(x) for x in operands), ctm)  # type: ignore[arg-type]
+        elif op == "Do" and operands:
+            xobject = xobjects.get(str(operands[0]))
+            if not isinstance(xobject, pikepdf.Stream):
+                continue
+            if xobject.get("/Subtype") == "/Image":
+                drawn.append((xobject, ctm))
+            elif xobject.get("/Subtype") == "/Form" and depth < _MAX_FORM_DEPTH:
+                matrix = [float(x) for x in xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])]
+                placed = multiply(tuple(matrix), ctm)  # type: ignore[arg-type]
+                own = xobject.get("/Resources", resources)
+                drawn += _drawn_images(xobject, own, placed, depth + 1)
+            else:
+                raise NotScannedError("the page nests its drawing too deeply")
+    return drawn
+
+
+def page_image(page: pikepdf.Page, max_pixels: int) -> PageImage:
+    """Returns the one image the page draws, greyscale, at a resolution OCR reads well.
+
+    Raises:
+        NotScannedError: The page draws no image, several, or one too large or undecodable.
+    """
+    import pikepdf
+    from PIL import Image
+
+    drawn = _drawn_images(page.obj, page.resources, _IDENTITY)
+    if not drawn:
+        raise NotScannedError("the page draws no image")
+    if len(drawn) > 1:
+        raise NotScannedError(f"the page draws {len(drawn)} images")
+    xobject, matrix = drawn[0]
+    width, height = int(xobject.get("/Width", 0)), int(xobject.get("/Height", 0))
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        raise NotScannedError("the page's image is empty or too large to read")
+    placed_width = math.hypot(matrix[0], matrix[1]) / 72
+    placed_height = math.hypot(matrix[2], matrix[3]) / 72
+    if placed_width <= 0 or placed_height <= 0:
+        raise NotScannedError("the page's image is drawn with no size")
+    dpi = min(width / placed_width, height / placed_height)
+    try:
+        image = pikepdf.PdfImage(xobject).as_pil_image()
+    except (pikepdf.PdfError, NotImplementedError, ValueError, OSError) as err:
+        reason = f"the page's image cannot be decoded ({type(err).__name__})"
+        raise NotScannedError(reason) from None
+    image = _grey(image)
+    if not MIN_DPI <= dpi <= MAX_DPI:
+        factor = TARGET_DPI / dpi
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        if size[0] * size[1] > max_pixels:
+            raise NotScannedError("the page's image would be too large at 300 dpi")
+        image = image.resize(size, Image.Resampling.LANCZOS)
+        dpi = TARGET_DPI
+    return PageImage(image=image, dpi=round(dpi), image_to_page=matrix)
+
+
+def _grey(image: Image.Image) -> Image.Image:
+    if image.mode == "L":
+        return image
+    if image.mode in {"I;16", "I;16B", "I"}:
+        # 16-bit grey: keep the high byte (Pillow's convert would clip to white).
+        return image.point(lambda value: value / 256).convert("L")
+    return image.convert("RGB").convert("L")
