@@ -35,6 +35,10 @@ LOG_RETENTION_DAYS = (
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
 # Lambda accepts 128 MB to 10,240 MB of memory.
 LAMBDA_MEMORY_MB = (128, 10240)
+# A Distributed Map runs at most this many child executions at once.
+MAP_MAX_CONCURRENCY = 10_000
+# A STANDARD execution may run for a year.
+EXECUTION_MAX_HOURS = 365 * 24
 # Enough room for one subnet per AZ in every region that has at most six AZs.
 MAX_AVAILABILITY_ZONES = 6
 
@@ -68,7 +72,7 @@ class Settings:
     transform_memory_mb: int = 2048
     compress_memory_mb: int = 2048
     function_timeout_seconds: int = 300
-    reserved_concurrency: int = 10
+    reserved_concurrency: int = -1
     log_retention_days: int = 30
     trigger_prefix: str = ""
     noncurrent_version_days: int = 30
@@ -81,6 +85,8 @@ class Settings:
     workspace_ttl_hours: int = 24
     alarm_email: str | None = None
     protect: bool = False
+    backfill_max_concurrency: int = 10
+    execution_timeout_hours: int = 24
 
     @property
     def uses_existing_network(self) -> bool:
@@ -95,6 +101,11 @@ class Settings:
         an invocation that Lambda itself failed to end.
         """
         return self.function_timeout_seconds + 60
+
+    @property
+    def execution_timeout_seconds(self) -> int:
+        """The state machine's top-level ``TimeoutSeconds``."""
+        return self.execution_timeout_hours * 3600
 
     @property
     def memory_mb(self) -> dict[str, int]:
@@ -279,6 +290,12 @@ def _validators() -> dict[str, Callable[[str, Any], Any]]:
         "workspaceTtlHours": positive,
         "alarmEmail": optional_str(_EMAIL, "an e-mail address or empty"),
         "protect": _as_bool,
+        "backfillMaxConcurrency": lambda k, r: _between(
+            k, _as_int(k, r), 1, MAP_MAX_CONCURRENCY
+        ),
+        "executionTimeoutHours": lambda k, r: _between(
+            k, _as_int(k, r), 1, EXECUTION_MAX_HOURS
+        ),
     }
 
 
