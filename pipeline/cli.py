@@ -94,7 +94,7 @@ def _document_line(doc: Any) -> str:
         pages = "1 page" if doc.pages == 1 else f"{doc.pages} pages"
         detail = f"{pages}, {_size(doc.bytes_in)} -> {_size(doc.bytes_out)}"
         if doc.failed_members:
-            detail += f", {doc.failed_members} bundle members failed"
+            detail += f", {len(doc.failed_members)} bundle members failed"
         retried = sorted({f"{state} after {error}" for state, error in doc.failed_attempts})
         if retried:
             detail += ", retried " + "; ".join(retried)

@@ -102,7 +102,7 @@ def test_a_bundle_gives_one_output_per_member_and_a_bundle_manifest(
     result, _ = outcome
     doc = by_source(result)["bundles/batch.zip"]
     assert doc.status == "succeeded"
-    assert doc.failed_members == 0
+    assert doc.failed_members == ()
     assert doc.pages == sum(pages for _, pages in BUNDLE.values())
     for member, (_, pages) in BUNDLE.items():
         pdf = result.out_dir / "processed" / "bundles" / "batch" / f"{member.rsplit('.', 1)[0]}.pdf"
