@@ -19,7 +19,6 @@ TRANSIENT_ERRORS = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
     "Lambda.EFSMountFailureException",
     "Lambda.EFSMountTimeoutException",
     "Lambda.EFSMountConnectivityException",
@@ -30,6 +29,20 @@ RETRY_TRANSIENT: dict[str, Any] = {
     "ErrorEquals": list(TRANSIENT_ERRORS),
     "IntervalSeconds": 2,
     "MaxAttempts": 6,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+
+# Throttling (a function at its reserved concurrency) is load, not a fault: it is retried
+# on its own budget, long enough never to run out before the execution's TimeoutSeconds
+# (99,999,999 attempts is the most Step Functions accepts), at a pace that keeps freed
+# capacity busy. README, "Bursts and backfill", shows the measurements behind the numbers.
+THROTTLED = "Lambda.TooManyRequestsException"
+RETRY_THROTTLED: dict[str, Any] = {
+    "ErrorEquals": [THROTTLED],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 99_999_999,
     "BackoffRate": 2.0,
     "MaxDelaySeconds": 60,
     "JitterStrategy": "FULL",
@@ -50,7 +63,8 @@ def _task(
         "Parameters": {"FunctionName": function_arn, "Payload": payload},
         "OutputPath": "$.Payload",
         "TimeoutSeconds": timeout,
-        "Retry": [RETRY_TRANSIENT],
+        # The throttling retrier comes first: Step Functions uses the first that matches.
+        "Retry": [RETRY_THROTTLED, RETRY_TRANSIENT],
     }
     if next_state is None:
         state["End"] = True
@@ -69,6 +83,7 @@ def state_machine_definition(
     compress_arn: Arn,
     *,
     task_timeout_seconds: int = 960,
+    execution_timeout_seconds: int = 24 * 3600,
 ) -> dict[str, Any]:
     """Returns the Amazon States Language definition of the document pipeline.
 
@@ -84,6 +99,8 @@ def state_machine_definition(
     """
     if task_timeout_seconds <= 0:
         raise ValueError("task_timeout_seconds must be positive")
+    if execution_timeout_seconds <= task_timeout_seconds:
+        raise ValueError("execution_timeout_seconds must be longer than one task")
     ingest = _task(
         ingest_arn,
         {"input.$": "$", "job.$": "$$.Execution.Name"},
@@ -156,5 +173,6 @@ def state_machine_definition(
     return {
         "Comment": "docpipe: ingest -> transform -> compress, with a failure report on error",
         "StartAt": "Ingest",
+        "TimeoutSeconds": execution_timeout_seconds,
         "States": states,
     }

@@ -164,6 +164,7 @@ def _create_function(name: str, deployment: Deployment, aws: Clients, lambdas: L
         environment=_worker_environment(name, function_env, deployment),
         timeout_seconds=settings.function_timeout_seconds,
         memory_mb=settings.memory_mb[name],
+        reserved_concurrency=settings.reserved_concurrency,
     )
     lambdas.add(name, FunctionPool(spec, deployment.logs.get(name)))
     return spec.arn
@@ -178,6 +179,7 @@ def deploy(deployment: Deployment, aws: Clients, lambdas: LocalLambda) -> str:
         arns["transform"],
         arns["compress"],
         task_timeout_seconds=deployment.settings.task_timeout_seconds,
+        execution_timeout_seconds=deployment.settings.execution_timeout_seconds,
     )
     created = aws.sfn.create_state_machine(
         name=STATE_MACHINE,

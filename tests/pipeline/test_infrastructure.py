@@ -378,8 +378,8 @@ def test_iam_grants_name_concrete_arns(program: Program) -> pulumi.Output[Any]:
 
     def check(access_point_arn: str) -> None:
         policies = program.of_type(ROLE_POLICY)
-        # three functions, the state machine, the trigger
-        assert len(policies) == 5
+        # three functions, the state machine, the trigger, the backfill
+        assert len(policies) == 6
         efs_grants = 0
         for policy in policies:
             for statement in _statements(policy.inputs["policy"]):
@@ -508,12 +508,13 @@ def test_state_machine_definition_is_the_pipeline(program: Program) -> pulumi.Ou
 
     def check(values: list[str]) -> None:
         ingest, transform, compress = values
-        machine = program.one("aws:sfn/stateMachine:StateMachine").inputs
+        machine = _machine(program, "docpipe-dev").inputs
         assert machine["type"] == "STANDARD"
         assert machine["tracingConfiguration"] == {"enabled": True}
         assert machine["loggingConfiguration"]["level"] == "ALL"
         definition = json.loads(machine["definition"])
         _check_asl(definition)
+        assert definition["TimeoutSeconds"] == 24 * 3600  # executionTimeoutHours' default
         states = definition["States"]
         assert states["Ingest"]["Parameters"]["FunctionName"] == ingest
         assert states["Transform"]["Parameters"]["FunctionName"] == transform
@@ -522,13 +523,90 @@ def test_state_machine_definition_is_the_pipeline(program: Program) -> pulumi.Ou
         for stage in ("Ingest", "Transform", "Compress"):
             assert states[stage]["TimeoutSeconds"] == 360  # dev: 300 s function + 60
             retry = states[stage]["Retry"]
-            assert set(retry[0]["ErrorEquals"]) == set(TRANSIENT_ERRORS)
-            assert retry[0]["JitterStrategy"] == "FULL"
+            transient = next(r for r in retry if "Lambda.ServiceException" in r["ErrorEquals"])
+            assert set(transient["ErrorEquals"]) == set(TRANSIENT_ERRORS)
+            assert transient["JitterStrategy"] == "FULL"
             assert states[stage]["Catch"][0]["ErrorEquals"] == ["States.ALL"]
             assert states[stage]["Catch"][0]["Next"] == f"{stage}Failed"
 
     return pulumi.Output.all(
         *(functions[s].arn for s in ("ingest", "transform", "compress"))
+    ).apply(check)
+
+
+def _machine(program: Program, name: str) -> Recorded:
+    machines = program.of_type("aws:sfn/stateMachine:StateMachine")
+    return next(machine for machine in machines if machine.inputs["name"] == name)
+
+
+@pulumi.runtime.test
+def test_backfill_maps_the_trigger_bucket_with_exactly_the_grants_it_needs(
+    program: Program,
+) -> pulumi.Output[Any]:
+    """This test ensures that the backfill state machine lists the trigger bucket with a
+    Distributed Map as wide as backfillMaxConcurrency, starts the deployed pipeline for
+    each object, writes its results to the output bucket, and that its role may do
+    exactly that: start its own map run, start and watch the pipeline, list the trigger
+    bucket and write under backfill/."""
+
+    def check(values: list[str]) -> None:
+        pipeline_arn, trigger, output = values
+        machine = _machine(program, "docpipe-dev-backfill").inputs
+        definition = json.loads(machine["definition"])
+        _check_asl(definition)
+        documents = definition["States"][definition["StartAt"]]
+        assert documents["ItemReader"]["Parameters"]["Bucket"] == trigger
+        assert documents["ItemSelector"]["bucket"] == trigger
+        assert documents["ResultWriter"]["Parameters"]["Bucket"] == output
+        assert documents["MaxConcurrency"] == 10  # backfillMaxConcurrency's default
+        process = documents["ItemProcessor"]["States"]["Process"]
+        assert process["Parameters"]["StateMachineArn"] == pipeline_arn
+        policy = next(p for p in program.of_type(ROLE_POLICY) if p.name.endswith("backfill-policy"))
+        grants = {
+            statement["Sid"]: (sorted(statement["Action"]), statement["Resource"])
+            for statement in _statements(policy.inputs["policy"])
+        }
+        states = f"arn:aws:states:{REGION}:{ACCOUNT}"
+        assert grants == {
+            "RunTheMap": (
+                ["states:StartExecution"],
+                [f"{states}:stateMachine:docpipe-dev-backfill"],
+            ),
+            "WatchTheMap": (
+                ["states:DescribeExecution", "states:StopExecution"],
+                [f"{states}:execution:docpipe-dev-backfill/*"],
+            ),
+            "StartThePipeline": (["states:StartExecution"], [pipeline_arn]),
+            "WatchThePipeline": (
+                ["states:DescribeExecution", "states:StopExecution"],
+                [f"{states}:execution:docpipe-dev:*"],
+            ),
+            "LearnWhenThePipelineEnds": (
+                ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+                [
+                    f"arn:aws:events:{REGION}:{ACCOUNT}:rule/"
+                    "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+                ],
+            ),
+            "ListTheObjects": (["s3:ListBucket"], [f"arn:aws:s3:::{trigger}"]),
+            "WriteTheResults": (
+                [
+                    "s3:AbortMultipartUpload",
+                    "s3:GetObject",
+                    "s3:ListMultipartUploadParts",
+                    "s3:PutObject",
+                ],
+                [f"arn:aws:s3:::{output}/backfill/*"],
+            ),
+            "DeliverLogs": (sorted(LOG_DELIVERY_ACTIONS), "*"),
+        }
+        assert "backfillStateMachineArn" in program.exports
+
+    buckets = program.globals["buckets"]
+    return pulumi.Output.all(
+        program.globals["workflow"].state_machine_arn,
+        buckets["trigger"].name,
+        buckets["output"].name,
     ).apply(check)
 
 
