@@ -21,11 +21,13 @@ never stops the others).
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
+import sys
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
 PUT_OBJECT = "arn:aws:states:::s3:putObject"
@@ -294,3 +296,45 @@ def start_backfill(
     return BackfillStarted(
         execution_arn=str(started["executionArn"]), state_machine_arn=arn, prefix=prefix
     )
+
+
+def add_backfill_parser(commands: Any) -> None:
+    """Adds ``backfill --stack S [--prefix P] [--profile P]`` to the CLI's subcommands."""
+    from functions.settings import PROFILES
+
+    backfill = commands.add_parser(
+        "backfill",
+        help="process the objects already in a deployed stack's trigger bucket",
+        description=(
+            "Start the deployed stack's backfill: every object under the prefix of the "
+            "trigger bucket runs through the pipeline, backfillMaxConcurrency at a time; "
+            "objects already processed are recognised and skipped. Uses the usual AWS "
+            "settings (AWS_PROFILE, AWS_REGION)."
+        ),
+    )
+    backfill.add_argument("--stack", required=True, help="the deployed Pulumi stack")
+    backfill.add_argument("--prefix", default="", help="only keys starting with it")
+    backfill.add_argument("--profile", choices=PROFILES, help="compress profile for every document")
+
+
+def backfill_command(
+    args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None
+) -> int:
+    """Runs ``backfill``; returns the exit status (0 started, 1 AWS refused, 2 usage)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        started = start_backfill(args.stack, args.prefix, args.profile)
+    except BackfillError as exc:
+        err.write(f"backfill: {exc}\n")
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        err.write(f"backfill: AWS refused to start it: {exc}\n")
+        return 1
+    out.write(
+        f"backfill started: {started.execution_arn}\n"
+        "follow it with: aws stepfunctions describe-execution --execution-arn "
+        f"{started.execution_arn}\n"
+    )
+    return 0

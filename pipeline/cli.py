@@ -2,6 +2,8 @@
 
 ``python -m pipeline run PATH... --out DIR [--profile P] [--json] [--concurrency N]``
 runs the deployed pipeline locally (see :mod:`pipeline.local.runner`).
+``python -m pipeline backfill --stack S [--prefix P] [--profile P]`` starts a deployed
+stack's backfill (see :mod:`pipeline.backfill`).
 
 Exit status: 0 when every document ended succeeded, or failed with a failure report;
 1 when any ended without one, or the pipeline itself misbehaved (e.g. a job left its
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from functions.settings import PROFILES
+from pipeline.backfill import add_backfill_parser, backfill_command
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
@@ -77,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="keep each function's log output in DIR/<function>.log",
     )
+    add_backfill_parser(commands)
     return parser
 
 
@@ -210,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return run_command(args)
+    if args.command == "backfill":
+        return backfill_command(args)
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse enforces choices
 
 

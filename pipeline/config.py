@@ -290,12 +290,8 @@ def _validators() -> dict[str, Callable[[str, Any], Any]]:
         "workspaceTtlHours": positive,
         "alarmEmail": optional_str(_EMAIL, "an e-mail address or empty"),
         "protect": _as_bool,
-        "backfillMaxConcurrency": lambda k, r: _between(
-            k, _as_int(k, r), 1, MAP_MAX_CONCURRENCY
-        ),
-        "executionTimeoutHours": lambda k, r: _between(
-            k, _as_int(k, r), 1, EXECUTION_MAX_HOURS
-        ),
+        "backfillMaxConcurrency": lambda k, r: _between(k, _as_int(k, r), 1, MAP_MAX_CONCURRENCY),
+        "executionTimeoutHours": lambda k, r: _between(k, _as_int(k, r), 1, EXECUTION_MAX_HOURS),
     }
 
 

@@ -41,10 +41,10 @@ RETRY_TRANSIENT: dict[str, Any] = {
 THROTTLED = "Lambda.TooManyRequestsException"
 RETRY_THROTTLED: dict[str, Any] = {
     "ErrorEquals": [THROTTLED],
-    "IntervalSeconds": 1,
+    "IntervalSeconds": 2,
     "MaxAttempts": 99_999_999,
     "BackoffRate": 2.0,
-    "MaxDelaySeconds": 60,
+    "MaxDelaySeconds": 120,
     "JitterStrategy": "FULL",
 }
 

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +189,7 @@ def test_start_backfill_starts_the_stacks_backfill_with_the_prefix() -> None:
         start_backfill("prod", profile="tiny", sfn=sfn)
 
 
-def _resolve(template: Any, value: dict[str, Any], context: dict[str, Any]) -> Any:
+def _resolve(template: Any, value: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
     """Applies a Parameters/ItemSelector template whose paths are one field deep."""
     if not isinstance(template, dict):
         return template
@@ -204,7 +204,7 @@ def _resolve(template: Any, value: dict[str, Any], context: dict[str, Any]) -> A
     return resolved
 
 
-def _item_inputs(definition: dict[str, Any], listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _item_inputs(definition: dict[str, Any], listed: Sequence[Mapping[str, Any]]) -> list[Any]:
     """The pipeline inputs the backfill's item processor starts, one per listed object."""
     documents = definition["States"]["Documents"]
     process = documents["ItemProcessor"]["States"]["Process"]

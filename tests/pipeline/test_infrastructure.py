@@ -18,6 +18,7 @@ import pulumi
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
+from pipeline.backfill import SYNC_EVENTS_RULE
 from pipeline.config import declared_defaults, load_stack_settings
 from pipeline.definition import TRANSIENT_ERRORS
 from pipeline.functions import VPC_NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS
@@ -583,10 +584,7 @@ def test_backfill_maps_the_trigger_bucket_with_exactly_the_grants_it_needs(
             ),
             "LearnWhenThePipelineEnds": (
                 ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
-                [
-                    f"arn:aws:events:{REGION}:{ACCOUNT}:rule/"
-                    "StepFunctionsGetEventsForStepFunctionsExecutionRule"
-                ],
+                [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{SYNC_EVENTS_RULE}"],
             ),
             "ListTheObjects": (["s3:ListBucket"], [f"arn:aws:s3:::{trigger}"]),
             "WriteTheResults": (
