@@ -149,10 +149,10 @@ def paper_model() -> list[tuple[str, Outcome]]:
                 "memory_mb": settings.memory_mb,
                 "timeout_seconds": definition["TimeoutSeconds"],
             }
-            burst = model(documents, concurrency, retrier, **common)
-            width = round(concurrency * BACKFILL_WIDTH)
-            backfill = model(documents, concurrency, retrier, max_concurrency=width, **common)
-            rows += [("burst", burst), (f"backfill {width}", backfill)]
+            rows.append(("burst", model(documents, concurrency, retrier, **common)))
+            for width in (concurrency, round(concurrency * BACKFILL_WIDTH)):
+                backfill = model(documents, concurrency, retrier, max_concurrency=width, **common)
+                rows.append((f"backfill {width} wide", backfill))
     return rows
 
 

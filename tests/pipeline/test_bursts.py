@@ -131,7 +131,7 @@ def test_the_dev_stack_reserves_no_concurrency_and_the_production_example_does()
     assert dev.reserved_concurrency == -1
     production = load_stack_settings("prod.example", ROOT)
     assert production.reserved_concurrency == 10
-    assert production.backfill_max_concurrency == 14
+    assert production.backfill_max_concurrency == 13
     assert production.execution_timeout_seconds == 24 * 3600
 
 
@@ -268,3 +268,28 @@ def test_a_backfill_processes_each_object_once_and_a_second_one_none() -> None:
         published = stack.s3.list_objects_v2(Bucket=stack.output_bucket, Prefix="processed/")
     assert outcomes == [[False] * 4, [True] * 4]
     assert len([o for o in published["Contents"] if o["Key"].endswith(".pdf")]) == 4
+
+
+@mock_aws
+def test_the_backfill_command_starts_it_or_says_why_not(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This test ensures that ``python -m pipeline backfill`` starts the stack's backfill
+    and prints how to follow it, and that a stack without one is a usage error with a
+    sentence, not a traceback."""
+    from pipeline.cli import main
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=2)
+    sfn.create_state_machine(
+        name="docpipe-dev-backfill", definition=json.dumps(definition), roleArn=role
+    )
+    assert main(["backfill", "--stack", "dev", "--prefix", "old/"]) == 0
+    printed = capsys.readouterr().out
+    assert "backfill started: arn:aws:states:us-east-1:" in printed
+    assert "aws stepfunctions describe-execution" in printed
+    assert main(["backfill", "--stack", "prod"]) == 2
+    assert "no state machine 'docpipe-prod-backfill'" in capsys.readouterr().err
