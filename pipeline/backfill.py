@@ -26,6 +26,7 @@ import datetime
 import json
 import sys
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -218,6 +219,54 @@ def backfill_policy(arns: BackfillArns) -> dict[str, Any]:
             },
         ],
     }
+
+
+def _resolve(template: Any, value: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+    if not isinstance(template, dict):
+        return template
+    resolved: dict[str, Any] = {}
+    for key, item in template.items():
+        if not key.endswith(".$"):
+            resolved[key] = _resolve(item, value, context)
+        elif item in context:
+            resolved[key[:-2]] = context[item]
+        elif item.startswith("$.") and "." not in item[2:]:
+            resolved[key[:-2]] = value[item[2:]]
+        else:
+            raise ValueError(f"the local item processor cannot evaluate {item!r}")
+    return resolved
+
+
+def item_inputs(
+    definition: Mapping[str, Any],
+    listed: Sequence[Mapping[str, Any]],
+    *,
+    run: str,
+    prefix: str,
+    profile: str | None = None,
+) -> list[dict[str, Any]]:
+    """Returns the pipeline execution inputs the map starts for ``listed`` objects.
+
+    For the local stack, whose interpreter cannot run the map's ``.sync:2`` child tasks:
+    the definition's own ItemSelector and Input templates are applied to each entry of a
+    ``ListObjectsV2`` listing, as the map run applies them (paths one field deep, which
+    is all the definition uses; anything else raises ``ValueError``).
+    """
+    documents = definition["States"][definition["StartAt"]]
+    process = documents["ItemProcessor"]["States"]["Process"]
+    execution = {"prefix": prefix, "profile": profile}
+    inputs = []
+    for entry in listed:
+        context = {
+            "$$.Map.Item.Value.Key": entry["Key"],
+            "$$.Map.Item.Value.ETag": entry["ETag"],
+            "$$.Map.Item.Value.Size": entry["Size"],
+            "$$.Execution.Name": run,
+            "$$.Execution.Id": f"local:{run}",
+        }
+        item = _resolve(documents["ItemSelector"], execution, context)
+        inputs.append(_resolve(process["Parameters"]["Input"], item, context))
+    return inputs
 
 
 class BackfillError(Exception):

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from pipeline.backfill import (
     RESULTS_PREFIX,
     BackfillError,
     backfill_definition,
+    item_inputs,
     start_backfill,
 )
 from pipeline.config import Settings, load_stack_settings
@@ -189,39 +189,6 @@ def test_start_backfill_starts_the_stacks_backfill_with_the_prefix() -> None:
         start_backfill("prod", profile="tiny", sfn=sfn)
 
 
-def _resolve(template: Any, value: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
-    """Applies a Parameters/ItemSelector template whose paths are one field deep."""
-    if not isinstance(template, dict):
-        return template
-    resolved: dict[str, Any] = {}
-    for key, item in template.items():
-        if not key.endswith(".$"):
-            resolved[key] = _resolve(item, value, context)
-        elif item.startswith("$$."):
-            resolved[key[:-2]] = context[item]
-        elif re.fullmatch(r"\$\.\w+", item):
-            resolved[key[:-2]] = value[item[2:]]
-    return resolved
-
-
-def _item_inputs(definition: dict[str, Any], listed: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """The pipeline inputs the backfill's item processor starts, one per listed object."""
-    documents = definition["States"]["Documents"]
-    process = documents["ItemProcessor"]["States"]["Process"]
-    inputs = []
-    for entry in listed:
-        context = {
-            "$$.Map.Item.Value.Key": entry["Key"],
-            "$$.Map.Item.Value.ETag": entry["ETag"],
-            "$$.Map.Item.Value.Size": entry["Size"],
-            "$$.Execution.Name": "backfill-test",
-            "$$.Execution.Id": "arn:backfill-test",
-        }
-        item = _resolve(documents["ItemSelector"], {"prefix": "old/", "profile": None}, context)
-        inputs.append(_resolve(process["Parameters"]["Input"], item, context))
-    return inputs
-
-
 @pytest.mark.slow
 def test_a_burst_beyond_reserved_concurrency_ends_with_every_document_processed() -> None:
     """This test ensures that a burst of uploads at a function limit of one concurrent
@@ -257,7 +224,7 @@ def test_a_backfill_processes_each_object_once_and_a_second_one_none() -> None:
         for round_ in ("first", "second"):
             arns = [
                 stack.start(item, name=f"{round_}-{n}")
-                for n, item in enumerate(_item_inputs(definition, listed))
+                for n, item in enumerate(item_inputs(definition, listed, run="r", prefix="old/"))
             ]
             stack.wait(timeout=300)
             descriptions = [stack.sfn.describe_execution(executionArn=arn) for arn in arns]
@@ -293,3 +260,22 @@ def test_the_backfill_command_starts_it_or_says_why_not(
     assert "aws stepfunctions describe-execution" in printed
     assert main(["backfill", "--stack", "prod"]) == 2
     assert "no state machine 'docpipe-prod-backfill'" in capsys.readouterr().err
+
+
+def test_the_local_item_processor_builds_the_pipeline_input_the_map_would() -> None:
+    """This test ensures that the item inputs applied from the definition's templates are
+    the pipeline's execution input contract: the listed object's bucket, key, ETag and
+    size, no version (ingest reads the current one), the profile asked for, and the
+    backfill execution that started it."""
+    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=2)
+    listed = [{"Key": "old/a.pdf", "ETag": '"e1"', "Size": 7}]
+    (made,) = item_inputs(definition, listed, run="b-1", prefix="old/", profile="screen")
+    assert made == {
+        "bucket": "trigger",
+        "key": "old/a.pdf",
+        "versionId": None,
+        "etag": '"e1"',
+        "size": 7,
+        "profile": "screen",
+        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "local:b-1",
+    }
