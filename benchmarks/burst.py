@@ -128,6 +128,88 @@ def local_burst(documents: int, concurrency: int, speedup: float) -> LocalBurst:
     )
 
 
+@dataclass(frozen=True)
+class LocalBackfill:
+    """Two backfills of the same prefix through the local stack's pipeline."""
+
+    objects: int
+    width: int
+    processed: tuple[int, int]
+    already_processed: tuple[int, int]
+    failed: tuple[int, int]
+    seconds: tuple[float, float]
+
+
+def _run_items(stack: Any, inputs: list[dict[str, Any]], run: str, width: int) -> list[Any]:
+    """Starts the items ``width`` at a time, as the map run does; returns their outputs."""
+    import hashlib
+
+    pending = list(reversed(inputs))
+    running: list[str] = []
+    ended: list[Any] = []
+    while pending or running:
+        while pending and len(running) < width:
+            item = pending.pop()
+            digest = hashlib.sha1(f"{run}/{item['key']}".encode()).hexdigest()  # noqa: S324
+            running.append(stack.start(item, name=f"backfill-{digest}"))
+        time.sleep(0.2)
+        still = []
+        for arn in running:
+            description = stack.sfn.describe_execution(executionArn=arn)
+            if description["status"] == "RUNNING":
+                still.append(arn)
+            else:
+                ended.append(description)
+        running = still
+    return ended
+
+
+def local_backfill(objects: int, width: int) -> LocalBackfill:
+    """Backfills ``objects`` existing PDFs twice through the local stack's pipeline.
+
+    moto cannot run the map's ``StartExecution.sync:2`` children, so the children are
+    started here, ``width`` at a time, with the inputs the definition builds.
+    """
+    from pipeline.backfill import backfill_definition, item_inputs
+    from pipeline.local.stack import LocalStack
+    from tests import docgen
+
+    settings = replace(load_stack_settings("dev"), trigger_prefix="inbox/")
+    counts: dict[str, list[Any]] = {"processed": [], "already": [], "failed": [], "s": []}
+    with LocalStack(settings=settings) as stack:
+        for i in range(objects):
+            body = docgen.text_pdf(f"existing document {i}")
+            stack.s3.put_object(Bucket=stack.trigger_bucket, Key=f"old/{i:05}.pdf", Body=body)
+        pages = stack.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=stack.trigger_bucket, Prefix="old/"
+        )
+        listed = [entry for page in pages for entry in page.get("Contents", ())]
+        definition = backfill_definition(
+            stack.state_machine_arn,
+            stack.trigger_bucket,
+            stack.output_bucket,
+            max_concurrency=width,
+        )
+        for run in ("backfill-first", "backfill-second"):
+            began = time.monotonic()
+            inputs = item_inputs(definition, listed, run=run, prefix="old/")
+            ended = _run_items(stack, inputs, run, width)
+            succeeded = [d for d in ended if d["status"] == "SUCCEEDED"]
+            duplicates = sum(json.loads(d["output"]).get("duplicate") is True for d in succeeded)
+            counts["processed"].append(len(succeeded) - duplicates)
+            counts["already"].append(duplicates)
+            counts["failed"].append(len(ended) - len(succeeded))
+            counts["s"].append(round(time.monotonic() - began, 1))
+    return LocalBackfill(
+        objects=objects,
+        width=width,
+        processed=(counts["processed"][0], counts["processed"][1]),
+        already_processed=(counts["already"][0], counts["already"][1]),
+        failed=(counts["failed"][0], counts["failed"][1]),
+        seconds=(counts["s"][0], counts["s"][1]),
+    )
+
+
 def paper_model() -> list[tuple[str, Outcome]]:
     """Models bursts and backfills with the deployed definition's throttling retrier."""
     settings = load_stack_settings("dev")
@@ -180,17 +262,23 @@ def main(argv: list[str] | None = None) -> int:
     # the deployed proportion between retry waits and work.
     parser.add_argument("--speedup", type=float, default=2.4)
     parser.add_argument("--skip-local", action="store_true")
+    parser.add_argument(
+        "--backfill", type=int, default=0, metavar="N", help="also backfill N objects locally"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     rows = paper_model()
     local = None
     if not args.skip_local:
         local = local_burst(args.documents, args.concurrency, args.speedup)
+    width = load_stack_settings("dev").backfill_max_concurrency
+    backfill = local_backfill(args.backfill, width) if args.backfill else None
     if args.json:
         print(
             json.dumps(
                 {
                     "local": asdict(local) if local else None,
+                    "backfill": asdict(backfill) if backfill else None,
                     "model": [{"path": p, **asdict(o)} for p, o in rows],
                 },
                 indent=2,
@@ -205,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{local.throttled_attempts}, drain {local.drain_seconds:.1f} s, ideal "
             f"{local.ideal_seconds:.1f} s ({local.busy_seconds}), drain / ideal "
             f"{local.drain_over_ideal:.2f} (target <= 1.3)"
+        )
+    if backfill is not None:
+        print(
+            f"local backfill of {backfill.objects} existing objects, {backfill.width} at a "
+            f"time, twice: processed {backfill.processed}, already processed "
+            f"{backfill.already_processed}, failed {backfill.failed}, seconds "
+            f"{backfill.seconds}"
         )
     _print_model(rows)
     return 0
