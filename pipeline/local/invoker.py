@@ -179,6 +179,11 @@ class FunctionPool:
         spec: The function's configuration.
         log: Where the workers' stdout and stderr go (the function's log stream);
             None discards them.
+
+    Attributes:
+        started: Worker processes started (cold starts).
+        throttled: Invocations refused for the reserved concurrency.
+        invocations: Invocations run (whatever their outcome).
     """
 
     def __init__(self, spec: FunctionSpec, log: IO[bytes] | None = None) -> None:
@@ -193,7 +198,6 @@ class FunctionPool:
         self.started = 0
         self.throttled = 0
         self.invocations = 0
-        self.busy_seconds = 0.0
 
     def _start_worker(self) -> _Worker:
         request_read, request_write = os.pipe()
@@ -268,14 +272,12 @@ class FunctionPool:
                 self.throttled += 1
                 raise ThrottledError
             self._in_flight += 1
-        began = time.monotonic()
         try:
             return self._invoke(payload, request_id or str(uuid.uuid4()))
         finally:
             with self._lock:
                 self._in_flight -= 1
                 self.invocations += 1
-                self.busy_seconds += time.monotonic() - began
 
     def _invoke(self, payload: str, request_id: str) -> InvocationResult:
         timeout = self.spec.timeout_seconds
