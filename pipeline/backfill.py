@@ -369,7 +369,7 @@ def add_backfill_parser(commands: Any) -> None:
 def backfill_command(
     args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None
 ) -> int:
-    """Runs ``backfill``; returns the exit status (0 started, 1 AWS refused, 2 usage)."""
+    """Runs ``backfill``; returns the exit status (0 started, 1 AWS unreachable or refused, 2 usage)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     out, err = out or sys.stdout, err or sys.stderr
@@ -379,7 +379,7 @@ def backfill_command(
         err.write(f"backfill: {exc}\n")
         return 2
     except (BotoCoreError, ClientError) as exc:
-        err.write(f"backfill: AWS refused to start it: {exc}\n")
+        err.write(f"backfill: could not start it: {exc}\n")
         return 1
     out.write(
         f"backfill started: {started.execution_arn}\n"
