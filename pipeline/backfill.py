@@ -369,7 +369,7 @@ def add_backfill_parser(commands: Any) -> None:
 def backfill_command(
     args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None
 ) -> int:
-    """Runs ``backfill``; returns the exit status (0 started, 1 AWS unreachable or refused, 2 usage)."""
+    """Runs ``backfill``; returns the exit status (0 started, 1 AWS failed, 2 usage)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     out, err = out or sys.stdout, err or sys.stderr
