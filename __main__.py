@@ -85,6 +85,7 @@ workflow = Workflow(
         function_arns=functions.arns,
         compress_function_name=functions.names["compress"],
         trigger_bucket_name=buckets["trigger"].name,
+        output_bucket_name=buckets["output"].name,
         kms_key_arn=key_arn,
     ),
 )
@@ -103,6 +104,7 @@ operations = Operations(
 pulumi.export("triggerBucket", buckets["trigger"].name)
 pulumi.export("outputBucket", buckets["output"].name)
 pulumi.export("stateMachineArn", workflow.state_machine_arn)
+pulumi.export("backfillStateMachineArn", workflow.backfill_state_machine_arn)
 pulumi.export("fileSystemId", storage.file_system_id)
 pulumi.export("accessPointArn", storage.access_point_arn)
 pulumi.export("ingestFunction", functions.names["ingest"])

@@ -224,6 +224,12 @@ def _add_outputs(commands: Commands) -> None:
     )
 
 
+def _add_backfill(commands: Commands) -> None:
+    from pipeline.backfill import add_backfill_parser
+
+    add_backfill_parser(commands)
+
+
 def _handler(module: str, name: str) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
         import importlib
@@ -243,6 +249,7 @@ COMMANDS: dict[str, tuple[Callable[[Commands], None], Callable[[argparse.Namespa
     "failures": (_add_failures, _handler("pipeline.commands.inspect", "failures_command")),
     "retry": (_add_retry, _handler("pipeline.commands.retry", "retry_command")),
     "outputs": (_add_outputs, _handler("pipeline.commands.inspect", "outputs_command")),
+    "backfill": (_add_backfill, _handler("pipeline.backfill", "backfill_command")),
 }
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "NAMESPACE",
     "Settings",
     "declared_defaults",
+    "environment_value",
     "from_pulumi",
     "function_environment",
     "load_stack_settings",
@@ -213,9 +214,9 @@ def load_stack_settings(stack: str = "dev", root: Path | None = None) -> Setting
     return parse_settings(values)
 
 
-def _environment_value(value: object) -> str:
+def environment_value(value: object) -> str:
     """A setting as an environment variable: lists joined with ``+`` (no key uses one)."""
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):
         return "+".join(str(item) for item in value)
     return str(value)
 
@@ -232,7 +233,7 @@ def function_environment(
             (the local runner passes a local directory).
     """
     environment = {
-        declared.env: _environment_value(getattr(settings, declared.attribute))
+        declared.env: environment_value(getattr(settings, declared.attribute))
         for declared in declarations()
         if declared.env is not None
     }

@@ -23,7 +23,6 @@ TRANSIENT_ERRORS = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
     "Lambda.EFSMountFailureException",
     "Lambda.EFSMountTimeoutException",
     "Lambda.EFSMountConnectivityException",
@@ -39,6 +38,19 @@ RETRY_TRANSIENT: dict[str, Any] = {
     "JitterStrategy": "FULL",
 }
 
+# Throttling (a function at its reserved concurrency) is load, not a fault: it is retried
+# on its own budget, long enough never to run out before the execution's TimeoutSeconds
+# (99,999,999 attempts is the most Step Functions accepts), at a pace that keeps freed
+# capacity busy. README, "Bursts and backfill", shows the measurements behind the numbers.
+THROTTLED = "Lambda.TooManyRequestsException"
+RETRY_THROTTLED: dict[str, Any] = {
+    "ErrorEquals": [THROTTLED],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 99_999_999,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 120,
+    "JitterStrategy": "FULL",
+}
 # S3 or EFS failing after the functions' own retries (functions.transient): the stage is
 # retried from its start (stages are idempotent), later and with jitter, so that a burst of
 # jobs does not come back at the same instant.
@@ -75,7 +87,8 @@ def _task(
         "Parameters": {"FunctionName": function_arn, "Payload": payload},
         "OutputPath": "$.Payload",
         "TimeoutSeconds": timeout,
-        "Retry": [RETRY_TRANSIENT, RETRY_INFRASTRUCTURE],
+        # The throttling retrier comes first: Step Functions uses the first that matches.
+        "Retry": [RETRY_THROTTLED, RETRY_TRANSIENT, RETRY_INFRASTRUCTURE],
     }
     if next_state is None:
         state["End"] = True
@@ -136,6 +149,7 @@ def state_machine_definition(
     *,
     task_timeout_seconds: int = 960,
     ocr_max_concurrency: int = 10,
+    execution_timeout_seconds: int = 24 * 3600,
 ) -> dict[str, Any]:
     """Returns the Amazon States Language definition of the document pipeline.
 
@@ -146,6 +160,8 @@ def state_machine_definition(
         task_timeout_seconds: Upper bound of one task attempt; a little above the
             functions' own timeout, so that a hung invocation still ends the job.
         ocr_max_concurrency: Most page ranges of one document OCR'd at once.
+        execution_timeout_seconds: The execution's own ``TimeoutSeconds``: a document
+            waiting out throttling (which is retried without a limit) still ends.
 
     Each stage receives the previous stage's small JSON result; files travel through the
     EFS workspace. ``$$.Execution.Name`` is the job id.
@@ -154,6 +170,8 @@ def state_machine_definition(
         raise ValueError("task_timeout_seconds must be positive")
     if ocr_max_concurrency <= 0:
         raise ValueError("ocr_max_concurrency must be positive")
+    if execution_timeout_seconds <= task_timeout_seconds:
+        raise ValueError("execution_timeout_seconds must be longer than one task")
     ingest = _task(
         ingest_arn,
         {"input.$": "$", "job.$": "$$.Execution.Name"},
@@ -212,7 +230,7 @@ def state_machine_definition(
         task_timeout_seconds,
     )
     del report["OutputPath"]
-    report["Retry"] = [RETRY_TRANSIENT, RETRY_INFRASTRUCTURE, RETRY_REPORT]
+    report["Retry"] = [RETRY_THROTTLED, RETRY_TRANSIENT, RETRY_INFRASTRUCTURE, RETRY_REPORT]
     report["ResultSelector"] = {"code.$": "$.Payload.code", "message.$": "$.Payload.message"}
     report["ResultPath"] = "$.report"
     report["Catch"] = [
@@ -233,5 +251,6 @@ def state_machine_definition(
     return {
         "Comment": "docpipe: ingest -> transform -> compress, with a failure report on error",
         "StartAt": "Ingest",
+        "TimeoutSeconds": execution_timeout_seconds,
         "States": states,
     }

@@ -88,7 +88,12 @@ def stack_key_policy(name: str, account_id: Any, region: Any, partition: Any) ->
 
     log_groups = [
         arn("logs", f"log-group:{group}")
-        for group in (lambda_log_group(f"{name}-*"), states_log_group(name), flow_log_group(name))
+        for group in (
+            lambda_log_group(f"{name}-*"),
+            states_log_group(name),
+            states_log_group(f"{name}-*"),
+            flow_log_group(name),
+        )
     ]
     s3_buckets = pulumi.Output.concat("arn:", partition, ":s3:::", name, "-*")
     return {

@@ -140,9 +140,10 @@ class Settings:
         bounds=between(1, LAMBDA_MAX_TIMEOUT_SECONDS, " s"),
     )
     reserved_concurrency: int = setting(
-        10,
-        "Reserved concurrent executions of each function; `-1` for no reservation (needed in "
-        "accounts with the minimum concurrency quota).",
+        -1,
+        "Reserved concurrent executions of each function; `-1` (the default) for no "
+        "reservation, which a fresh account with the minimum concurrency quota needs. A "
+        "production stack sets it (`Pulumi.prod.example.yaml`).",
         bounds=RESERVED_CONCURRENCY,
     )
     log_retention_days: int = setting(
@@ -229,6 +230,18 @@ class Settings:
         "Most page ranges of one document OCR'd at once by the Map state.",
         bounds=between(1, 1000),
     )
+    backfill_max_concurrency: int = setting(
+        10,
+        "Documents a backfill runs at once (the Distributed Map's `MaxConcurrency`); at most "
+        "about 1.4 times `reservedConcurrency`, so that a backfill is never throttled for long.",
+        bounds=between(1, 10_000),
+    )
+    execution_timeout_hours: int = setting(
+        24,
+        "The state machine's `TimeoutSeconds`, in hours; longer than the longest burst takes "
+        "to drain (documents x transform seconds / reserved concurrency).",
+        bounds=between(1, 8760),
+    )
     alarm_email: str | None = setting(
         None,
         "E-mail address subscribed to the alarm topic (confirm the mail AWS sends). Empty for "
@@ -262,6 +275,11 @@ class Settings:
         an invocation that Lambda itself failed to end.
         """
         return self.function_timeout_seconds + 60
+
+    @property
+    def execution_timeout_seconds(self) -> int:
+        """The state machine's top-level ``TimeoutSeconds``."""
+        return self.execution_timeout_hours * 3600
 
     @property
     def memory_mb(self) -> dict[str, int]:

@@ -9,6 +9,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from pipeline.backfill import (
+    SYNC_EVENTS_RULE,
+    BackfillArns,
+    backfill_definition,
+    backfill_name,
+    backfill_policy,
+)
 from pipeline.config import Settings
 from pipeline.definition import state_machine_definition
 from pipeline.encryption import states_log_group
@@ -123,6 +130,7 @@ class WorkflowArgs:
         function_arns: ARNs of the ingest, transform and compress functions, by stage.
         compress_function_name: The compress function, invoked by the hourly sweep.
         trigger_bucket_name: The bucket whose new objects start executions.
+        output_bucket_name: The bucket a backfill writes its results to.
         kms_key_arn: The stack's key (log group, dead-letter queue), or ``None``.
     """
 
@@ -130,6 +138,7 @@ class WorkflowArgs:
     function_arns: dict[str, pulumi.Output[str]]
     compress_function_name: pulumi.Input[str]
     trigger_bucket_name: pulumi.Input[str]
+    output_bucket_name: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str] | None = None
 
 
@@ -141,17 +150,21 @@ class Workflow(pulumi.ComponentResource):
     rule on the trigger bucket's Object Created events, its target (input transformer,
     retry policy, dead-letter queue), the target's role (start this state machine only),
     the encrypted dead-letter queue and its policy; the hourly schedule rule that invokes
-    compress with ``{"action": "sweep"}`` and the permission letting it do so.
+    compress with ``{"action": "sweep"}`` and the permission letting it do so; the
+    backfill state machine (a Distributed Map over a prefix of the trigger bucket, see
+    :mod:`pipeline.backfill`), its log group, role and policy.
 
     Attributes:
         state_machine_arn: The state machine's ARN.
         state_machine_name: The state machine's name.
+        backfill_state_machine_arn: The backfill state machine's ARN.
         dead_letter_queue_arn: Events that could not start an execution end up here.
         dead_letter_queue_name: The dead-letter queue's name.
     """
 
     state_machine_arn: pulumi.Output[str]
     state_machine_name: pulumi.Output[str]
+    backfill_state_machine_arn: pulumi.Output[str]
     dead_letter_queue_arn: pulumi.Output[str]
     dead_letter_queue_name: pulumi.Output[str]
 
@@ -207,6 +220,7 @@ class Workflow(pulumi.ComponentResource):
                     arns["compress"],
                     task_timeout_seconds=settings.task_timeout_seconds,
                     ocr_max_concurrency=settings.ocr_max_concurrency,
+                    execution_timeout_seconds=settings.execution_timeout_seconds,
                 )
             ),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
@@ -296,6 +310,7 @@ class Workflow(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
         )
 
+        self.backfill_state_machine_arn = self._backfill(name, args, account_id, state_machine)
         self.state_machine_arn = state_machine.arn
         self.state_machine_name = state_machine.name
         self.dead_letter_queue_arn = dead_letters.arn
@@ -303,6 +318,107 @@ class Workflow(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "stateMachineArn": self.state_machine_arn,
+                "backfillStateMachineArn": self.backfill_state_machine_arn,
                 "deadLetterQueueArn": self.dead_letter_queue_arn,
             }
         )
+
+    def _backfill(
+        self,
+        name: str,
+        args: WorkflowArgs,
+        account_id: pulumi.Output[str],
+        pipeline: aws.sfn.StateMachine,
+    ) -> pulumi.Output[str]:
+        """Creates the backfill state machine; returns its ARN."""
+        child = pulumi.ResourceOptions(parent=self)
+        machine_name = backfill_name(name)
+        region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
+
+        def states_arn(
+            kind: str, machine: pulumi.Input[str], suffix: str = ""
+        ) -> pulumi.Output[str]:
+            return pulumi.Output.concat(
+                "arn:aws:states:", region, ":", account_id, f":{kind}:", machine, suffix
+            )
+
+        trigger_arn = pulumi.Output.concat("arn:aws:s3:::", args.trigger_bucket_name)
+        arns = BackfillArns(
+            # Named, not taken from the machine: the role must exist before the machine.
+            backfill=states_arn("stateMachine", machine_name),
+            backfill_executions=states_arn("execution", machine_name, "/*"),
+            pipeline=pipeline.arn,
+            pipeline_executions=states_arn("execution", pipeline.name, ":*"),
+            sync_rule=pulumi.Output.concat(
+                "arn:aws:events:", region, ":", account_id, f":rule/{SYNC_EVENTS_RULE}"
+            ),
+            trigger_bucket=trigger_arn,
+            results=pulumi.Output.concat("arn:aws:s3:::", args.output_bucket_name, "/backfill/*"),
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-backfill-logs",
+            name=states_log_group(machine_name),
+            retention_in_days=args.settings.log_retention_days,
+            kms_key_id=args.kms_key_arn,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-backfill-role",
+            description="docpipe backfill: a Distributed Map over the trigger bucket",
+            assume_role_policy=pulumi.Output.json_dumps(
+                assume_role_policy("states.amazonaws.com", account_id, arns.backfill)
+            ),
+            opts=child,
+        )
+        policy = backfill_policy(arns)
+        if args.kms_key_arn is not None:
+            # The map run writes its results into the output bucket, under the stack's key.
+            policy["Statement"].append(
+                {
+                    "Sid": "WriteResultsUnderTheStackKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": args.kms_key_arn,
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:ViaService": pulumi.Output.concat("s3.", region, ".amazonaws.com")
+                        }
+                    },
+                }
+            )
+        # Log delivery has no resource-level permissions (see LOG_DELIVERY_ACTIONS).
+        policy["Statement"].append(
+            {
+                "Sid": "DeliverLogs",
+                "Effect": "Allow",
+                "Action": list(LOG_DELIVERY_ACTIONS),
+                "Resource": "*",
+            }
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-backfill-policy",
+            role=role.id,
+            policy=pulumi.Output.json_dumps(policy),
+            opts=child,
+        )
+        machine = aws.sfn.StateMachine(
+            f"{name}-backfill-state-machine",
+            name=machine_name,
+            type="STANDARD",
+            role_arn=role.arn,
+            definition=pulumi.Output.json_dumps(
+                backfill_definition(
+                    pipeline.arn,
+                    args.trigger_bucket_name,
+                    args.output_bucket_name,
+                    max_concurrency=args.settings.backfill_max_concurrency,
+                )
+            ),
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                level="ERROR",
+                include_execution_data=False,
+                log_destination=pulumi.Output.concat(log_group.arn, ":*"),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        return machine.arn

@@ -159,6 +159,7 @@ def _create_function(name: str, deployment: Deployment, aws: Clients, lambdas: L
         environment=_worker_environment(name, function_env, deployment),
         timeout_seconds=settings.function_timeout_seconds,
         memory_mb=settings.memory_mb[name],
+        reserved_concurrency=settings.reserved_concurrency,
     )
     lambdas.add(name, FunctionPool(spec, deployment.logs.get(name)))
     return spec.arn
@@ -174,6 +175,7 @@ def deploy(deployment: Deployment, aws: Clients, lambdas: LocalLambda) -> str:
         arns["compress"],
         task_timeout_seconds=deployment.settings.task_timeout_seconds,
         ocr_max_concurrency=deployment.settings.ocr_max_concurrency,
+        execution_timeout_seconds=deployment.settings.execution_timeout_seconds,
     )
     created = aws.sfn.create_state_machine(
         name=STATE_MACHINE,

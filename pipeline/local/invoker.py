@@ -11,6 +11,12 @@ payload ``{"errorMessage", "errorType", "requestId", "stackTrace"}``; an invocat
 outlives the function's timeout is killed and reported as ``Sandbox.Timedout``; a worker
 that dies mid-invocation is reported as ``Runtime.ExitError``. A killed or dead worker is
 never reused.
+
+Reserved concurrency is enforced as Lambda enforces it: an invocation that would take a
+function beyond its reserved concurrent executions is refused at once, before any worker
+runs it, with the Invoke API's HTTP 429 ``TooManyRequestsException`` (reason
+``ReservedFunctionConcurrentInvocationLimitExceeded``), which Step Functions reports as
+``Lambda.TooManyRequestsException``. So a burst behaves locally as it does deployed.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from moto.core.exceptions import JsonRESTError
 
 from pipeline.local import worker as worker_module
 
@@ -49,6 +57,8 @@ class FunctionSpec:
         environment: The complete process environment of the worker.
         timeout_seconds: The function's timeout.
         memory_mb: The function's memory size (reported to the handler's context).
+        reserved_concurrency: The function's reserved concurrent executions; -1 (as
+            Lambda's configuration says it) for none, i.e. no limit here.
     """
 
     name: str
@@ -58,6 +68,25 @@ class FunctionSpec:
     environment: Mapping[str, str]
     timeout_seconds: float
     memory_mb: int
+    reserved_concurrency: int = -1
+
+
+class ThrottledError(JsonRESTError):
+    """Lambda's answer to an invocation beyond the function's reserved concurrency."""
+
+    code = 429
+
+    def __init__(self) -> None:
+        super().__init__("TooManyRequestsException", "Rate Exceeded.")
+        # The body the Invoke API answers with, plus the type moto's clients read.
+        self.description = json.dumps(
+            {
+                "__type": self.error_type,
+                "Type": "User",
+                "message": self.message,
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -150,6 +179,11 @@ class FunctionPool:
         spec: The function's configuration.
         log: Where the workers' stdout and stderr go (the function's log stream);
             None discards them.
+
+    Attributes:
+        started: Worker processes started (cold starts).
+        throttled: Invocations refused for the reserved concurrency.
+        invocations: Invocations run (whatever their outcome).
     """
 
     def __init__(self, spec: FunctionSpec, log: IO[bytes] | None = None) -> None:
@@ -160,7 +194,10 @@ class FunctionPool:
         self._all: dict[int, _Worker] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._in_flight = 0
         self.started = 0
+        self.throttled = 0
+        self.invocations = 0
 
     def _start_worker(self) -> _Worker:
         request_read, request_write = os.pipe()
@@ -224,8 +261,25 @@ class FunctionPool:
         worker.kill()
 
     def invoke(self, payload: str, request_id: str | None = None) -> InvocationResult:
-        """Runs one invocation with ``payload`` (JSON text) and returns Lambda's answer."""
-        request_id = request_id or str(uuid.uuid4())
+        """Runs one invocation with ``payload`` (JSON text) and returns Lambda's answer.
+
+        Raises:
+            ThrottledError: The function already runs its reserved concurrency.
+        """
+        reserved = self.spec.reserved_concurrency
+        with self._lock:
+            if 0 < reserved <= self._in_flight:
+                self.throttled += 1
+                raise ThrottledError
+            self._in_flight += 1
+        try:
+            return self._invoke(payload, request_id or str(uuid.uuid4()))
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self.invocations += 1
+
+    def _invoke(self, payload: str, request_id: str) -> InvocationResult:
         timeout = self.spec.timeout_seconds
         worker = self._acquire()
         request = {

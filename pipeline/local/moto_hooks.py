@@ -24,6 +24,9 @@ moto series:
   tell the local stack's EventBridge (:mod:`pipeline.local.events`) about new objects,
   since moto's EventBridge does not deliver to Step Functions.
 - ``moto.moto_api._internal.models.moto_api_backend.reset()`` empties every backend.
+- The interpreter waits between Retry attempts with ``time.sleep`` in
+  ``moto/stepfunctions/parser/asl/component/common/retry/retrier_decl.py``;
+  :func:`retry_clock` runs those waits on a faster clock (the definition is unchanged).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -42,6 +46,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.moto_api._internal.models import moto_api_backend
 from moto.s3 import notifications as s3_notifications
 from moto.server import ThreadedMotoServer
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from pipeline.local.invoker import InvocationResult
 
@@ -205,3 +210,34 @@ def moto_server(
             for name, level in saved_levels.items():
                 logging.getLogger(name).setLevel(level)
         _ACTIVE.release()
+
+
+class _FastClock:
+    """Stands in for the ``time`` module of moto's retrier: sleeps ``speedup`` times less."""
+
+    def __init__(self, speedup: float) -> None:
+        self._speedup = speedup
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds / self._speedup)
+
+
+@contextlib.contextmanager
+def retry_clock(speedup: float) -> Iterator[None]:
+    """Runs the state machine's Retry waits ``speedup`` times faster, while in use.
+
+    A burst of small local documents then meets the definition's retry intervals as a
+    burst of full-size documents meets them on AWS (a local transform takes a fraction of
+    a deployed one), without changing the deployed definition.
+
+    Raises:
+        ValueError: ``speedup`` is not positive.
+    """
+    if speedup <= 0:
+        raise ValueError("speedup must be positive")
+    original = retrier_decl.time
+    retrier_decl.time = _FastClock(speedup)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        retrier_decl.time = original

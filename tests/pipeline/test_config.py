@@ -15,6 +15,7 @@ from pipeline.config import (
     KEYS,
     Settings,
     declared_defaults,
+    environment_value,
     function_environment,
     load_stack_settings,
     parse_settings,
@@ -44,7 +45,7 @@ def test_dev_stack_loads() -> None:
     """This test ensures that the dev stack file is a working stack: it parses, and the
     settings it changes take effect over the declared defaults."""
     settings = load_stack_settings("dev", ROOT)
-    assert settings.reserved_concurrency == 5
+    assert settings.reserved_concurrency == -1  # deployable on a fresh account
     assert settings.log_retention_days == 14
     assert settings.mount_path == "/mnt/docpipe"
     assert settings.availability_zones == 2
@@ -234,12 +235,12 @@ def test_lambda_defaults_are_the_declared_defaults() -> None:
     for declared in declarations():
         if declared.env is None:
             continue
-        as_set = load_settings({declared.env: str(declared.default)})
+        as_set = load_settings({declared.env: environment_value(declared.default)})
         assert as_set == unset, (
             f"functions/settings.py's default for {declared.env} differs from "
             f"docpipe:{declared.key}'s declared default {declared.default!r}"
         )
-        assert documented.get(declared.env) == str(declared.default), (
+        assert documented.get(declared.env) == environment_value(declared.default), (
             f"functions/settings.py documents {declared.env}'s default as "
             f"{documented.get(declared.env)!r}, "
             f"docpipe:{declared.key} declares {declared.default!r}"

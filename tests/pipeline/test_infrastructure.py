@@ -18,6 +18,7 @@ import pulumi
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
+from pipeline.backfill import SYNC_EVENTS_RULE
 from pipeline.config import declared_defaults, load_stack_settings
 from pipeline.definition import TRANSIENT_ERRORS
 from pipeline.functions import VPC_NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS
@@ -378,8 +379,8 @@ def test_iam_grants_name_concrete_arns(program: Program) -> pulumi.Output[Any]:
 
     def check(access_point_arn: str) -> None:
         policies = program.of_type(ROLE_POLICY)
-        # three functions, the state machine, the trigger, the flow logs
-        assert len(policies) == 6
+        # three functions, the state machine, the trigger, the flow logs, the backfill
+        assert len(policies) == 7
         efs_grants = 0
         for policy in policies:
             for statement in _statements(policy.inputs["policy"]):
@@ -517,12 +518,13 @@ def test_state_machine_definition_is_the_pipeline(program: Program) -> pulumi.Ou
 
     def check(values: list[str]) -> None:
         ingest, transform, compress = values
-        machine = program.one("aws:sfn/stateMachine:StateMachine").inputs
+        machine = _machine(program, "docpipe-dev").inputs
         assert machine["type"] == "STANDARD"
         assert machine["tracingConfiguration"] == {"enabled": True}
         assert machine["loggingConfiguration"]["level"] == "ALL"
         definition = json.loads(machine["definition"])
         _check_asl(definition)
+        assert definition["TimeoutSeconds"] == 24 * 3600  # executionTimeoutHours' default
         states = definition["States"]
         assert states["Ingest"]["Parameters"]["FunctionName"] == ingest
         assert states["Transform"]["Parameters"]["FunctionName"] == transform
@@ -531,13 +533,87 @@ def test_state_machine_definition_is_the_pipeline(program: Program) -> pulumi.Ou
         for stage in ("Ingest", "Transform", "Compress"):
             assert states[stage]["TimeoutSeconds"] == 360  # dev: 300 s function + 60
             retry = states[stage]["Retry"]
-            assert set(retry[0]["ErrorEquals"]) == set(TRANSIENT_ERRORS)
-            assert retry[0]["JitterStrategy"] == "FULL"
+            transient = next(r for r in retry if "Lambda.ServiceException" in r["ErrorEquals"])
+            assert set(transient["ErrorEquals"]) == set(TRANSIENT_ERRORS)
+            assert transient["JitterStrategy"] == "FULL"
             assert states[stage]["Catch"][0]["ErrorEquals"] == ["States.ALL"]
             assert states[stage]["Catch"][0]["Next"] == f"{stage}Failed"
 
     return pulumi.Output.all(
         *(functions[s].arn for s in ("ingest", "transform", "compress"))
+    ).apply(check)
+
+
+def _machine(program: Program, name: str) -> Recorded:
+    machines = program.of_type("aws:sfn/stateMachine:StateMachine")
+    return next(machine for machine in machines if machine.inputs["name"] == name)
+
+
+@pulumi.runtime.test
+def test_backfill_maps_the_trigger_bucket_with_exactly_the_grants_it_needs(
+    program: Program,
+) -> pulumi.Output[Any]:
+    """This test ensures that the backfill state machine lists the trigger bucket with a
+    Distributed Map as wide as backfillMaxConcurrency, starts the deployed pipeline for
+    each object, writes its results to the output bucket, and that its role may do
+    exactly that: start its own map run, start and watch the pipeline, list the trigger
+    bucket and write under backfill/."""
+
+    def check(values: list[str]) -> None:
+        pipeline_arn, trigger, output = values
+        machine = _machine(program, "docpipe-dev-backfill").inputs
+        definition = json.loads(machine["definition"])
+        _check_asl(definition)
+        documents = definition["States"][definition["StartAt"]]
+        assert documents["ItemReader"]["Parameters"]["Bucket"] == trigger
+        assert documents["ItemSelector"]["bucket"] == trigger
+        assert documents["ResultWriter"]["Parameters"]["Bucket"] == output
+        assert documents["MaxConcurrency"] == 10  # backfillMaxConcurrency's default
+        process = documents["ItemProcessor"]["States"]["Process"]
+        assert process["Parameters"]["StateMachineArn"] == pipeline_arn
+        policy = next(p for p in program.of_type(ROLE_POLICY) if p.name.endswith("backfill-policy"))
+        grants = {
+            statement["Sid"]: (sorted(statement["Action"]), statement["Resource"])
+            for statement in _statements(policy.inputs["policy"])
+        }
+        states = f"arn:aws:states:{REGION}:{ACCOUNT}"
+        assert grants == {
+            "RunTheMap": (
+                ["states:StartExecution"],
+                [f"{states}:stateMachine:docpipe-dev-backfill"],
+            ),
+            "WatchTheMap": (
+                ["states:DescribeExecution", "states:StopExecution"],
+                [f"{states}:execution:docpipe-dev-backfill/*"],
+            ),
+            "StartThePipeline": (["states:StartExecution"], [pipeline_arn]),
+            "WatchThePipeline": (
+                ["states:DescribeExecution", "states:StopExecution"],
+                [f"{states}:execution:docpipe-dev:*"],
+            ),
+            "LearnWhenThePipelineEnds": (
+                ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+                [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{SYNC_EVENTS_RULE}"],
+            ),
+            "ListTheObjects": (["s3:ListBucket"], [f"arn:aws:s3:::{trigger}"]),
+            "WriteTheResults": (
+                [
+                    "s3:AbortMultipartUpload",
+                    "s3:GetObject",
+                    "s3:ListMultipartUploadParts",
+                    "s3:PutObject",
+                ],
+                [f"arn:aws:s3:::{output}/backfill/*"],
+            ),
+            "DeliverLogs": (sorted(LOG_DELIVERY_ACTIONS), "*"),
+        }
+        assert "backfillStateMachineArn" in program.exports
+
+    buckets = program.globals["buckets"]
+    return pulumi.Output.all(
+        program.globals["workflow"].state_machine_arn,
+        buckets["trigger"].name,
+        buckets["output"].name,
     ).apply(check)
 
 
@@ -651,7 +727,7 @@ def test_buckets_are_private_encrypted_versioned_and_tls_only(
             (rule,) = lifecycle.inputs["rules"]
             assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
         buckets = program.of_type("aws:s3/bucket:Bucket")
-        assert len(buckets) == 3
+        assert len(buckets) == 4  # trigger, output, OCR models, access logs
         assert all(b.inputs["forceDestroy"] is True for b in buckets)
 
     buckets = program.globals["buckets"]
@@ -682,7 +758,8 @@ def test_functions_log_json_trace_and_use_the_layer(program: Program) -> pulumi.
             assert inputs["loggingConfig"]["logFormat"] == "JSON"
             assert inputs["loggingConfig"]["logGroup"] == group
             assert inputs["tracingConfig"] == {"mode": "Active"}
-            assert inputs["reservedConcurrentExecutions"] == 5
+            # The dev stack reserves none, so that a fresh account can deploy it.
+            assert inputs["reservedConcurrentExecutions"] == -1
             assert inputs["memorySize"] == settings.memory_mb[stage]
             assert inputs["timeout"] == 300
             assert inputs["runtime"] == "python3.12"
@@ -765,7 +842,7 @@ def test_long_scans_fan_out_through_a_map_state(program: Program) -> pulumi.Outp
     functions = program.globals["functions"].functions
 
     def check(transform: str) -> None:
-        machine = program.one("aws:sfn/stateMachine:StateMachine").inputs
+        machine = _machine(program, "docpipe-dev").inputs
         states = json.loads(machine["definition"])["States"]
         assert states["Transform"]["Next"] == "NeedsOcr"
         choice = states["NeedsOcr"]
@@ -778,7 +855,9 @@ def test_long_scans_fan_out_through_a_map_state(program: Program) -> pulumi.Outp
         assert fan_out["ItemSelector"]["action"] == "ocr"
         inner = fan_out["ItemProcessor"]["States"]["OcrPages"]
         assert inner["Parameters"]["FunctionName"] == transform
-        assert set(inner["Retry"][0]["ErrorEquals"]) == set(TRANSIENT_ERRORS)
+        retried = [set(retry["ErrorEquals"]) for retry in inner["Retry"]]
+        assert set(TRANSIENT_ERRORS) in retried
+        assert {"Lambda.TooManyRequestsException"} in retried
         assert fan_out["Catch"][0]["Next"] == "TransformFailed"
         merge = states["OcrMerge"]
         assert merge["Parameters"]["FunctionName"] == transform

@@ -45,6 +45,7 @@ WILDCARD_ALLOWS = {(KEY, "AccountAdministersTheKey")}
 # The one Allow to "whoever calls": the S3 endpoint policy, which only narrows what
 # callers' own roles may reach (pipeline/network.py).
 ANYONE_ALLOWS = {("aws:ec2/vpcEndpoint:VpcEndpoint", "OnlyTheStacksBuckets")}
+FUNCTION_POLICIES = {f"docpipe-dev-{stage}-policy" for stage in ("ingest", "transform", "compress")}
 SOURCE_KEYS = ("aws:SourceArn", "aws:SourceAccount", "kms:EncryptionContext:aws:logs:arn")
 EXISTING_KEY = "arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 
@@ -129,23 +130,24 @@ def test_default_security_group_has_no_rules(program: Program) -> pulumi.Output[
 def test_both_buckets_log_access_into_a_private_expiring_log_bucket(
     program: Program,
 ) -> pulumi.Output[Any]:
-    """S3.9: this test ensures that the trigger and output buckets deliver server access
-    logs to the access-log bucket, under a prefix each, that the log bucket is private,
+    """S3.9: this test ensures that the trigger, output and models buckets deliver server
+    access logs to the access-log bucket, under a prefix each, that the log bucket is private,
     TLS-only, owner-enforced, versioned and expires logs after the stack's retention, does
-    not log into itself, and lets S3's log delivery write only for those two buckets of
-    this account."""
+    not log into itself, and lets S3's log delivery write only for those buckets of this
+    account."""
     g = program.globals
 
     def check(values: list[str]) -> None:
-        trigger, output, trigger_arn, output_arn, log_name, log_arn = values
+        trigger, output, models, trigger_arn, output_arn, models_arn, log_name, log_arn = values
         logging = {
             r.inputs["bucket"]: r.inputs
             for r in program.of_type("aws:s3/bucketLogging:BucketLogging")
         }
-        assert set(logging) == {trigger, output}
+        assert set(logging) == {trigger, output, models}
         assert logging[trigger]["targetBucket"] == log_name
         assert logging[trigger]["targetPrefix"] == "trigger/"
         assert logging[output]["targetPrefix"] == "output/"
+        assert logging[models]["targetPrefix"] == "models/"
         ownership = _by_name(program, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
         assert ownership["docpipe-dev-access-logs-ownership"]["rule"] == {
             "objectOwnership": "BucketOwnerEnforced"
@@ -171,16 +173,14 @@ def test_both_buckets_log_access_into_a_private_expiring_log_bucket(
         assert delivery["Action"] == "s3:PutObject"
         assert delivery["Resource"] == f"{log_arn}/*"
         assert _conditions(delivery) == {
-            "aws:SourceArn": [trigger_arn, output_arn],
+            "aws:SourceArn": [trigger_arn, output_arn, models_arn],
             "aws:SourceAccount": ACCOUNT,
         }
 
     buckets, logs = g["buckets"], g["access_logs"]
     return pulumi.Output.all(
-        buckets["trigger"].name,
-        buckets["output"].name,
-        buckets["trigger"].arn,
-        buckets["output"].arn,
+        *(buckets[role].name for role in ("trigger", "output", "models")),
+        *(buckets[role].arn for role in ("trigger", "output", "models")),
         logs.name,
         logs.arn,
     ).apply(check)
@@ -192,12 +192,13 @@ def test_every_bucket_blocks_public_access_versions_expires_and_refuses_plain_ht
 ) -> pulumi.Output[Any]:
     """S3.1/S3.2/S3.3/S3.8 (public access blocked on every bucket), S3.5 (TLS only), S3.12
     (no ACLs), S3.13/S3.10 (lifecycle), S3.14 (versioning): this test ensures that each of
-    the three buckets has all of them."""
+    the four buckets has all of them."""
 
     def check(_: Any) -> None:
         buckets = [r.name for r in program.of_type("aws:s3/bucket:Bucket")]
         assert sorted(buckets) == [
             "docpipe-dev-access-logs",
+            "docpipe-dev-models",
             "docpipe-dev-output",
             "docpipe-dev-trigger",
         ]
@@ -234,8 +235,8 @@ def test_every_bucket_blocks_public_access_versions_expires_and_refuses_plain_ht
 
 @pulumi.runtime.test
 def test_s3_endpoint_reaches_only_the_stacks_buckets(program: Program) -> pulumi.Output[Any]:
-    """This test ensures that the S3 gateway endpoint's policy allows the stack's two data
-    buckets and nothing else, and every S3 action a function's role grants (so a new S3
+    """This test ensures that the S3 gateway endpoint's policy allows the stack's data and
+    models buckets and nothing else, and every S3 action a function's role grants (so a new S3
     call in a function cannot pass its role and then be refused by the endpoint)."""
     buckets = program.globals["buckets"]
 
@@ -246,9 +247,12 @@ def test_s3_endpoint_reaches_only_the_stacks_buckets(program: Program) -> pulumi
         assert sorted(statement["Resource"]) == sorted(
             [resource for arn in arns for resource in (arn, f"{arn}/*")]
         )
+        # The functions reach S3 through the endpoint; Step Functions (the backfill's map
+        # run) does not run in the VPC.
         granted = {
             action
             for policy in program.of_type(ROLE_POLICY)
+            if policy.name in FUNCTION_POLICIES
             for s in _statements(policy.inputs["policy"])
             for action in _as_list(s["Action"])
             if action.startswith("s3:")
@@ -256,7 +260,9 @@ def test_s3_endpoint_reaches_only_the_stacks_buckets(program: Program) -> pulumi
         assert granted
         assert granted <= set(statement["Action"]) == set(ENDPOINT_S3_ACTIONS)
 
-    return pulumi.Output.all(buckets["trigger"].arn, buckets["output"].arn).apply(check)
+    return pulumi.Output.all(
+        *(buckets[role].arn for role in ("trigger", "output", "models"))
+    ).apply(check)
 
 
 @pulumi.runtime.test
@@ -283,6 +289,10 @@ def test_every_trust_policy_names_its_account_and_resource(
             "docpipe-dev-compress-role": ("lambda.amazonaws.com", None),
             "docpipe-dev-role": ("states.amazonaws.com", state_machine_arn),
             "docpipe-dev-trigger-role": ("events.amazonaws.com", rule_arn),
+            "docpipe-dev-backfill-role": (
+                "states.amazonaws.com",
+                f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:docpipe-dev-backfill",
+            ),
             "docpipe-dev-flow-logs-role": (
                 "vpc-flow-logs.amazonaws.com",
                 f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-flow-log/fl-0123456789abcdef0",
@@ -415,8 +425,10 @@ def test_file_system_state_machine_queues_topic_and_logs_meet_their_controls(
         assert not any(
             s.inputs.get("mapPublicIpOnLaunch") for s in program.of_type("aws:ec2/subnet:Subnet")
         )
-        machine = program.one("aws:sfn/stateMachine:StateMachine").inputs
-        assert machine["loggingConfiguration"]["level"] == "ALL"
+        machines = _by_name(program, "aws:sfn/stateMachine:StateMachine")
+        assert machines["docpipe-dev-state-machine"]["loggingConfiguration"]["level"] == "ALL"
+        backfill = machines["docpipe-dev-backfill-state-machine"]["loggingConfiguration"]
+        assert backfill["level"] == "ERROR"
         for queue in program.of_type(QUEUE):
             assert queue.inputs.get("sqsManagedSseEnabled") or queue.inputs.get("kmsMasterKeyId")
         topic = program.one("aws:sns/topic:Topic").inputs
@@ -426,7 +438,7 @@ def test_file_system_state_machine_queues_topic_and_logs_meet_their_controls(
         (key,) = program.of_type(KEY)  # aws-managed: only the topic's own key
         assert key.inputs["enableKeyRotation"] is True
         groups = program.of_type(LOG_GROUP)
-        assert len(groups) == 5  # three functions, the state machine, the flow logs
+        assert len(groups) == 6  # three functions, two state machines, the flow logs
         assert {g.inputs["retentionInDays"] for g in groups} == {14}
         assert not any(g.inputs.get("kmsKeyId") for g in groups)
 
@@ -465,7 +477,7 @@ def test_stack_key_encrypts_every_encrypted_resource(
     keyed_program: Program,
 ) -> pulumi.Output[Any]:
     """S3.17, EFS.1, KMS.4: this test ensures that with kmsKey: stack one rotated key is
-    created and named by the file system, the three buckets, the five log groups, both
+    created and named by the file system, the four buckets, the six log groups, both
     queues, the alarm topic and the three functions' environments."""
     program = keyed_program
 
@@ -475,7 +487,7 @@ def test_stack_key_encrypts_every_encrypted_resource(
         assert key.inputs["enableKeyRotation"] is True
         key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/docpipe-dev-key"
         named = _encrypted_with(program)
-        assert len(named) == 1 + 3 + 5 + 2 + 1 + 3
+        assert len(named) == 1 + 4 + 6 + 2 + 1 + 3
         assert {name: arn for name, arn in named.items() if arn != key_arn} == {}
         alias = program.one("aws:kms/alias:Alias").inputs
         assert alias["name"] == "alias/docpipe-dev"
@@ -543,7 +555,7 @@ def test_functions_may_use_the_stack_key_only_through_their_services(
 ) -> pulumi.Output[Any]:
     """This test ensures that with a stack key each function may decrypt its own
     environment, ingest may encrypt and decrypt through S3 (it reads sources and writes the
-    key's status), compress through S3 and SQS, and transform nothing more."""
+    key's status), compress through S3 and SQS, and transform only reads (the OCR models)."""
     program = keyed_program
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/docpipe-dev-key"
 
@@ -551,7 +563,7 @@ def test_functions_may_use_the_stack_key_only_through_their_services(
         policies = _by_name(program, ROLE_POLICY)
         expected = {
             "ingest": (["kms:Decrypt", "kms:GenerateDataKey"], ["s3"]),
-            "transform": None,
+            "transform": (["kms:Decrypt"], ["s3"]),
             "compress": (["kms:Decrypt", "kms:GenerateDataKey"], ["s3", "sqs"]),
         }
         for stage, through in expected.items():

@@ -1,0 +1,281 @@
+"""Bursts and backfills: throttling is retried until the work is done, never failed.
+
+The local tests run the deployed definition against local functions whose reserved
+concurrency is enforced as Lambda enforces it; the backfill's Distributed Map is checked
+as a definition, and its item processor (one pipeline execution per listed object, with
+the input the definition builds) through the local stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from pipeline.backfill import (
+    RESULTS_PREFIX,
+    BackfillError,
+    backfill_definition,
+    item_inputs,
+    start_backfill,
+)
+from pipeline.config import Settings, load_stack_settings
+from pipeline.definition import (
+    RETRY_THROTTLED,
+    THROTTLED,
+    TRANSIENT_ERRORS,
+    state_machine_definition,
+)
+from pipeline.local.invoker import FunctionPool, FunctionSpec, ThrottledError
+from pipeline.local.moto_hooks import retry_clock
+from pipeline.local.results import failed_attempts
+from pipeline.local.stack import LocalStack
+from tests import docgen
+
+ROOT = Path(__file__).resolve().parents[2]
+TASKS = ("Ingest", "Transform", "Compress", "ReportFailure")
+
+GATE_HANDLER = """
+import time
+from pathlib import Path
+
+
+def gate(event, context):
+    Path(event["inside"]).touch()
+    while not Path(event["release"]).exists():
+        time.sleep(0.01)
+    return {"through": True}
+"""
+
+
+@pytest.fixture
+def gated_pool(tmp_path: Path) -> Iterator[FunctionPool]:
+    root = tmp_path / "task"
+    root.mkdir()
+    (root / "handlers.py").write_text(GATE_HANDLER, encoding="utf-8")
+    spec = FunctionSpec(
+        name="docpipe-test",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:docpipe-test",
+        handler="handlers.gate",
+        task_root=root,
+        environment={"PATH": os.environ["PATH"]},
+        timeout_seconds=20,
+        memory_mb=512,
+        reserved_concurrency=1,
+    )
+    pool = FunctionPool(spec)
+    yield pool
+    pool.close()
+
+
+def test_an_invocation_beyond_reserved_concurrency_is_refused_at_once(
+    gated_pool: FunctionPool, tmp_path: Path
+) -> None:
+    """This test ensures that a function at its reserved concurrency refuses another
+    invocation at once with Lambda's TooManyRequestsException (HTTP 429), without running
+    it, and takes the next one as soon as the running invocation ends."""
+    inside, release = tmp_path / "inside", tmp_path / "release"
+    event = json.dumps({"inside": str(inside), "release": str(release)})
+    results: list[Any] = []
+    first = threading.Thread(target=lambda: results.append(gated_pool.invoke(event)))
+    first.start()
+    deadline = time.monotonic() + 20
+    while not inside.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(ThrottledError) as refused:
+        gated_pool.invoke(event)
+    assert refused.value.code == 429
+    assert json.loads(refused.value.get_body())["__type"] == "TooManyRequestsException"
+    release.touch()
+    first.join(timeout=20)
+    assert json.loads(results[0].payload) == {"through": True}
+    assert json.loads(gated_pool.invoke(event).payload) == {"through": True}
+    assert (gated_pool.throttled, gated_pool.invocations, gated_pool.started) == (1, 2, 1)
+
+
+def test_throttling_has_its_own_retry_budget_on_every_task() -> None:
+    """This test ensures that every task, the failure report included, retries throttling
+    first and on a budget that never runs out before the execution's timeout, that the
+    transient-error retrier no longer spends its few attempts on throttling, and that the
+    execution has a top-level TimeoutSeconds."""
+    definition = state_machine_definition("i", "t", "c", execution_timeout_seconds=7200)
+    assert definition["TimeoutSeconds"] == 7200
+    for name in TASKS:
+        first, *others = definition["States"][name]["Retry"]
+        assert first["ErrorEquals"] == [THROTTLED]
+        assert first["MaxAttempts"] == 99_999_999  # the most Step Functions accepts
+        assert all(THROTTLED not in retrier["ErrorEquals"] for retrier in others)
+    assert THROTTLED not in TRANSIENT_ERRORS
+    # Even with every wait at its longest, the attempts outlast a year-long execution.
+    longest = RETRY_THROTTLED["MaxAttempts"] * RETRY_THROTTLED["MaxDelaySeconds"]
+    assert longest > 365 * 24 * 3600
+    with pytest.raises(ValueError, match="execution_timeout_seconds"):
+        state_machine_definition(
+            "i", "t", "c", task_timeout_seconds=600, execution_timeout_seconds=600
+        )
+
+
+def test_the_dev_stack_reserves_no_concurrency_and_the_production_example_does() -> None:
+    """This test ensures that the dev stack deploys on a fresh account (no reserved
+    concurrency) and that the production example reserves it, with a backfill about as
+    wide as the functions and an execution timeout."""
+    dev = load_stack_settings("dev", ROOT)
+    assert dev.reserved_concurrency == -1
+    production = load_stack_settings("prod.example", ROOT)
+    assert production.reserved_concurrency == 10
+    assert production.backfill_max_concurrency == 13
+    assert production.execution_timeout_seconds == 24 * 3600
+
+
+def test_the_backfill_is_a_distributed_map_over_a_prefix_of_the_trigger_bucket() -> None:
+    """This test ensures that the backfill lists the given prefix of the trigger bucket,
+    runs each object as a STANDARD child that starts the pipeline and waits for it, as
+    many at once as configured, tolerates and counts failed documents, and writes its
+    results to the output bucket."""
+    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=7)
+    documents = definition["States"][definition["StartAt"]]
+    assert documents["Type"] == "Map"
+    assert documents["ItemReader"] == {
+        "Resource": "arn:aws:states:::s3:listObjectsV2",
+        "Parameters": {"Bucket": "trigger", "Prefix.$": "$.prefix"},
+    }
+    assert documents["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "STANDARD",
+    }
+    assert documents["MaxConcurrency"] == 7
+    assert documents["ToleratedFailurePercentage"] == 100
+    assert documents["ResultWriter"] == {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "output", "Prefix": RESULTS_PREFIX},
+    }
+    process = documents["ItemProcessor"]["States"]["Process"]
+    assert process["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert process["Parameters"]["StateMachineArn"] == "arn:pipeline"
+    assert "$.run" in process["Parameters"]["Name.$"]
+    assert "$.key" in process["Parameters"]["Name.$"]
+    assert all("States.TaskFailed" not in r["ErrorEquals"] for r in process["Retry"])
+    with pytest.raises(ValueError, match="max_concurrency"):
+        backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=0)
+
+
+@mock_aws
+def test_start_backfill_starts_the_stacks_backfill_with_the_prefix() -> None:
+    """This test ensures that start_backfill finds the stack's backfill state machine by
+    name and starts it with the prefix and profile, and says in a sentence when the
+    stack has none or the profile is unknown."""
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=2)
+    created = sfn.create_state_machine(
+        name="docpipe-prod-backfill", definition=json.dumps(definition), roleArn=role
+    )
+    started = start_backfill("prod", "scans/2019/", "screen", sfn=sfn)
+    assert started.state_machine_arn == created["stateMachineArn"]
+    execution = sfn.describe_execution(executionArn=started.execution_arn)
+    assert json.loads(execution["input"]) == {"prefix": "scans/2019/", "profile": "screen"}
+    with pytest.raises(BackfillError, match="docpipe-test-backfill"):
+        start_backfill("test", sfn=sfn)
+    with pytest.raises(BackfillError, match="unknown profile"):
+        start_backfill("prod", profile="tiny", sfn=sfn)
+
+
+@pytest.mark.slow
+def test_a_burst_beyond_reserved_concurrency_ends_with_every_document_processed() -> None:
+    """This test ensures that a burst of uploads at a function limit of one concurrent
+    invocation meets throttling (Lambda.TooManyRequestsException) and still ends with
+    every document processed and none failed, through the deployed definition."""
+    settings = Settings(reserved_concurrency=1)
+    with retry_clock(20), LocalStack(settings=settings) as stack:
+        arns = [stack.put(f"burst/{i}.pdf", docgen.text_pdf(f"page {i}")) for i in range(6)]
+        stack.wait(timeout=300)
+        statuses = [stack.sfn.describe_execution(executionArn=arn)["status"] for arn in arns]
+        attempts = [a for arn in arns for a in failed_attempts(stack.sfn, arn)]
+    assert statuses == ["SUCCEEDED"] * 6
+    assert attempts, "the burst should have been throttled"
+    assert {error for _, error in attempts} == {THROTTLED}
+
+
+@pytest.mark.slow
+def test_a_backfill_processes_each_object_once_and_a_second_one_none() -> None:
+    """This test ensures that the pipeline inputs the backfill's item processor builds
+    from an S3 listing process every existing object (outside the trigger prefix, so no
+    event started them), and that the same inputs a second time process none again."""
+    settings = Settings(trigger_prefix="inbox/")
+    with LocalStack(settings=settings) as stack:
+        for i in range(4):
+            body = docgen.text_pdf(f"old {i}")
+            stack.s3.put_object(Bucket=stack.trigger_bucket, Key=f"old/{i}.pdf", Body=body)
+        assert stack.running() == []
+        definition = backfill_definition(
+            stack.state_machine_arn, stack.trigger_bucket, stack.output_bucket, max_concurrency=2
+        )
+        listed = stack.s3.list_objects_v2(Bucket=stack.trigger_bucket, Prefix="old/")["Contents"]
+        outcomes = []
+        for round_ in ("first", "second"):
+            arns = [
+                stack.start(item, name=f"{round_}-{n}")
+                for n, item in enumerate(item_inputs(definition, listed, run="r", prefix="old/"))
+            ]
+            stack.wait(timeout=300)
+            descriptions = [stack.sfn.describe_execution(executionArn=arn) for arn in arns]
+            assert [d["status"] for d in descriptions] == ["SUCCEEDED"] * 4
+            outcomes.append(
+                [json.loads(d["output"]).get("duplicate") is True for d in descriptions]
+            )
+        published = stack.s3.list_objects_v2(Bucket=stack.output_bucket, Prefix="processed/")
+    assert outcomes == [[False] * 4, [True] * 4]
+    assert len([o for o in published["Contents"] if o["Key"].endswith(".pdf")]) == 4
+
+
+@mock_aws
+def test_the_backfill_command_starts_it_or_says_why_not(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This test ensures that ``python -m pipeline backfill`` starts the stack's backfill
+    and prints how to follow it, and that a stack without one is a usage error with a
+    sentence, not a traceback."""
+    from pipeline.cli import main
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    iam = boto3.client("iam", region_name="us-east-1")
+    role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=2)
+    sfn.create_state_machine(
+        name="docpipe-dev-backfill", definition=json.dumps(definition), roleArn=role
+    )
+    assert main(["backfill", "--stack", "dev", "--prefix", "old/"]) == 0
+    printed = capsys.readouterr().out
+    assert "backfill started: arn:aws:states:us-east-1:" in printed
+    assert "aws stepfunctions describe-execution" in printed
+    assert main(["backfill", "--stack", "prod"]) == 2
+    assert "no state machine 'docpipe-prod-backfill'" in capsys.readouterr().err
+
+
+def test_the_local_item_processor_builds_the_pipeline_input_the_map_would() -> None:
+    """This test ensures that the item inputs applied from the definition's templates are
+    the pipeline's execution input contract: the listed object's bucket, key, ETag and
+    size, no version (ingest reads the current one), the profile asked for, and the
+    backfill execution that started it."""
+    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=2)
+    listed = [{"Key": "old/a.pdf", "ETag": '"e1"', "Size": 7}]
+    (made,) = item_inputs(definition, listed, run="b-1", prefix="old/", profile="screen")
+    assert made == {
+        "bucket": "trigger",
+        "key": "old/a.pdf",
+        "versionId": None,
+        "etag": '"e1"',
+        "size": 7,
+        "profile": "screen",
+        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "local:b-1",
+    }
