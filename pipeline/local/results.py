@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from functions.errors import ErrorCode
-from functions.publish import failed_key
+from functions.naming import outputs_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -227,7 +227,7 @@ def _report(s3: S3Client, bucket: str, key: str) -> dict[str, Any] | None:
 def _failed(
     started: Started, description: DescribeExecutionOutputTypeDef, s3: S3Client, bucket: str
 ) -> DocumentResult:
-    report_key = failed_key(started.source)
+    report_key = outputs_of(started.source).report
     report = _report(s3, bucket, report_key)
     status = description["status"]
     if report is not None:

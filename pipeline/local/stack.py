@@ -86,13 +86,14 @@ def workspace_leftovers(mount: Path) -> list[str]:
 
     ``claims/`` is not a leftover: a claim outlives its job on purpose (it recognises a
     duplicate event for the same object version) and is swept after the TTL. Nor is
-    ``models/``, which the stack provisions for every job.
+    ``models/``, which the stack provisions for every job. A key lock (``locks/``) left
+    behind is, like a job's directory.
     """
     leftovers: list[str] = []
     for entry in sorted(mount.iterdir()) if mount.is_dir() else ():
         if entry.name in ("claims", "models") and entry.is_dir():
             continue
-        if entry.name == "jobs" and entry.is_dir():
+        if entry.name in ("jobs", "locks") and entry.is_dir():
             leftovers.extend(child.relative_to(mount).as_posix() for child in entry.iterdir())
             continue
         leftovers.append(entry.relative_to(mount).as_posix())

@@ -62,6 +62,7 @@ def test_any_upload_to_the_trigger_bucket_starts_an_execution(tmp_path: Path) ->
         ]
         assert inputs[arn]["key"] == "inbox/letter.pdf"
         (scan,) = [value for value in inputs.values() if value["key"] == "inbox/scan.png"]
+        assert len(scan.pop("sequencer")) == 16, "the event's sequencer orders a key's versions"
         assert scan == {
             "bucket": stack.trigger_bucket,
             "key": "inbox/scan.png",
@@ -71,7 +72,7 @@ def test_any_upload_to_the_trigger_bucket_starts_an_execution(tmp_path: Path) ->
         }
         assert {item["status"] for item in listed["executions"]} == {"SUCCEEDED"}
         manifest = stack.s3.get_object(
-            Bucket=stack.output_bucket, Key="processed/inbox/letter.json"
+            Bucket=stack.output_bucket, Key="processed/inbox/letter.pdf.json"
         )
         assert json.loads(manifest["Body"].read())["profile"] == "screen"
         assert stack.workspace_leftovers() == []
