@@ -98,7 +98,17 @@ def test_submit_waits_for_each_document_and_downloads_its_outputs(
     reports, and exits 0 because the bad document failed with a report."""
     out = tmp_path / "out"
     code, summary = json_command(
-        capsys, served, "submit", str(folder), "--prefix", "ops/", "--wait", "--out", str(out)
+        capsys,
+        served,
+        "submit",
+        str(folder),
+        "--prefix",
+        "ops/",
+        "--wait",
+        "--timeout",
+        "120",
+        "--out",
+        str(out),
     )
     assert code == EXIT_OK
     states = {entry["key"]: entry["state"] for entry in summary["documents"]}
@@ -129,7 +139,15 @@ def test_status_reads_each_key_and_the_recent_ones(
     """This test ensures that status reports each key's state (and exits 1 for a key it
     has never seen), human and JSON, and that --recent N lists the newest statuses."""
     code, _ = command(
-        capsys, served, "submit", str(folder / "letter.pdf"), "--prefix", "st/", "--wait"
+        capsys,
+        served,
+        "submit",
+        str(folder / "letter.pdf"),
+        "--prefix",
+        "st/",
+        "--wait",
+        "--timeout",
+        "120",
     )
     assert code == EXIT_OK
     code, found = json_command(capsys, served, "status", "st/letter.pdf")
@@ -153,7 +171,15 @@ def test_failures_lists_the_bad_document_with_its_code(
     """This test ensures that failures lists a failed document with its code, message,
     stage, time and report, counts by code, and filters by --code."""
     code, _ = command(
-        capsys, served, "submit", str(folder / "note.pdf"), "--prefix", "fl/", "--wait"
+        capsys,
+        served,
+        "submit",
+        str(folder / "note.pdf"),
+        "--prefix",
+        "fl/",
+        "--wait",
+        "--timeout",
+        "120",
     )
     assert code == EXIT_OK
     code, listed = json_command(capsys, served, "failures", "--since", "1h")
@@ -179,11 +205,21 @@ def test_retry_processes_a_document_that_failed_for_a_transient_fault(
     not the user's fault), and that retry re-runs it into a success that status shows."""
     served.stack.lambdas.fail_next("transform", 1, Fault.CRASH)
     code, first = json_command(
-        capsys, served, "submit", str(folder / "letter.pdf"), "--prefix", "rt/", "--wait"
+        capsys,
+        served,
+        "submit",
+        str(folder / "letter.pdf"),
+        "--prefix",
+        "rt/",
+        "--wait",
+        "--timeout",
+        "120",
     )
     assert code == EXIT_INCOMPLETE
     assert [d["state"] for d in first["documents"]] == ["failed"]
-    code, retried = json_command(capsys, served, "retry", "rt/letter.pdf", "--wait")
+    code, retried = json_command(
+        capsys, served, "retry", "rt/letter.pdf", "--wait", "--timeout", "120"
+    )
     assert code == EXIT_OK
     (entry,) = retried["retried"]
     assert entry["execution"].startswith("arn:aws:states:")
@@ -244,7 +280,17 @@ def test_serve_as_a_process_answers_the_aws_cli_way_and_stops_cleanly_on_ctrl_c(
         source = tmp_path / "letter.pdf"
         source.write_bytes(docgen.text_pdf(1))
         submitted = subprocess.run(
-            [sys.executable, "-m", "pipeline", "submit", str(source), "--wait", "--json"],
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "submit",
+                str(source),
+                "--wait",
+                "--timeout",
+                "120",
+                "--json",
+            ],
             capture_output=True,
             text=True,
             cwd=ROOT,
