@@ -84,6 +84,7 @@ class TriggerRule:
         self._failed: dict[tuple[str, str | None], str] = {}
         self._done = threading.Condition()
         self._pending = 0
+        self._seen: set[tuple[str, str, str | None]] = set()
         self._thread = threading.Thread(target=self._dispatch, name="docpipe-trigger", daemon=True)
 
     def start(self) -> None:
@@ -96,8 +97,17 @@ class TriggerRule:
         self._thread.join()
 
     def notify(self, created: ObjectCreated) -> None:
-        """Receives a new object from moto's S3 (called in the server's request thread)."""
+        """Receives a new object from moto's S3 (called in the server's request thread).
+
+        S3 sends one event per object version; moto sends two for a multipart upload
+        (its internal PutObject, then CompleteMultipartUpload), so a version seen before
+        is dropped.
+        """
+        version = (created.bucket, created.key, created.version_id)
         with self._done:
+            if created.version_id is not None and version in self._seen:
+                return
+            self._seen.add(version)
             self._pending += 1
         self._events.put(created)
 
