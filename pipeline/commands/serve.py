@@ -84,6 +84,8 @@ def _drain(stack: LocalStack, seconds: float) -> list[str]:
 def _wait_for(stop: threading.Event) -> None:
     """Returns when ``stop`` is set; Ctrl-C (and SIGTERM, made one) raise KeyboardInterrupt."""
     if threading.current_thread() is threading.main_thread():
+        # Also when started in the background by a shell, which makes it ignore SIGINT.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     while not stop.wait(0.5):
         pass

@@ -82,6 +82,18 @@ def _report(uploaded: list[Uploaded], last: dict[str, KeyStatus | None], as_json
         }
         print_json({"documents": entries, **counts})
         return
+    _print_lines(uploaded, entries, last)
+    states = [entry["state"] for entry in entries]
+    done, failed = states.count("succeeded"), states.count("failed")
+    print(
+        f"{len(entries)} documents: {done} succeeded, {failed} failed, "
+        f"{len(entries) - done - failed} not finished"
+    )
+
+
+def _print_lines(
+    uploaded: list[Uploaded], entries: list[dict[str, Any]], last: dict[str, KeyStatus | None]
+) -> None:
     for item, entry in zip(uploaded, entries, strict=True):
         status = last.get(item.key) if entry["state"] in ("succeeded", "failed") else None
         if entry["state"] == "refused":

@@ -22,7 +22,7 @@ import json
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pipeline.local.moto_hooks import ObjectCreated
@@ -84,8 +84,8 @@ class TriggerRule:
         self._failed: dict[tuple[str, str | None], str] = {}
         self._done = threading.Condition()
         self._pending = 0
+        self._seen: set[tuple[str, str, str | None]] = set()
         self._thread = threading.Thread(target=self._dispatch, name="docpipe-trigger", daemon=True)
-        self.on_start: Callable[[str, str], None] | None = None
 
     def start(self) -> None:
         """Starts delivering events."""
@@ -97,8 +97,17 @@ class TriggerRule:
         self._thread.join()
 
     def notify(self, created: ObjectCreated) -> None:
-        """Receives a new object from moto's S3 (called in the server's request thread)."""
+        """Receives a new object from moto's S3 (called in the server's request thread).
+
+        S3 sends one event per object version; moto sends two for a multipart upload
+        (its internal PutObject, then CompleteMultipartUpload), so a version seen before
+        is dropped.
+        """
+        version = (created.bucket, created.key, created.version_id)
         with self._done:
+            if created.version_id is not None and version in self._seen:
+                return
+            self._seen.add(version)
             self._pending += 1
         self._events.put(created)
 
@@ -126,34 +135,26 @@ class TriggerRule:
 
     def _dispatch(self) -> None:
         while (created := self._events.get()) is not None:
-            outcome: tuple[str, str] | None = None
             try:
                 outcome = self._deliver(created)
-            finally:
-                with self._done:
-                    if outcome is not None:
-                        store = self._started if outcome[0] == "arn" else self._failed
-                        store[(created.key, created.version_id)] = outcome[1]
-                    self._pending -= 1
-                    self._done.notify_all()
+            except Exception as exc:  # noqa: BLE001 - EventBridge retries, then drops; we report
+                outcome = ("error", f"{type(exc).__name__}: {exc}")
+            with self._done:
+                if outcome is not None:
+                    store = self._started if outcome[0] == "arn" else self._failed
+                    store[(created.key, created.version_id)] = outcome[1]
+                self._pending -= 1
+                self._done.notify_all()
 
     def _deliver(self, created: ObjectCreated) -> tuple[str, str] | None:
         event = self.event_for(created)
         if not matches(self._pattern, event):
             return None
         execution_input = apply_input_transformer(event)
-        try:
-            started = self._sfn.start_execution(
-                stateMachineArn=self._target,
-                name=str(uuid.uuid4()),
-                input=json.dumps(execution_input),
-            )
-        except Exception as exc:  # noqa: BLE001 - EventBridge retries, then drops; we report
-            return ("error", f"{type(exc).__name__}: {exc}")
-        arn = str(started["executionArn"])
-        if self.on_start is not None:
-            self.on_start(created.key, arn)
-        return ("arn", arn)
+        started = self._sfn.start_execution(
+            stateMachineArn=self._target, name=str(uuid.uuid4()), input=json.dumps(execution_input)
+        )
+        return ("arn", str(started["executionArn"]))
 
     def execution_of(self, key: str, version_id: str | None, timeout: float) -> str:
         """Returns the ARN of the execution started for one object version.

@@ -133,3 +133,41 @@ def test_the_committed_samples_are_the_ones_the_generator_makes() -> None:
     assert sorted(generated) == sorted(p.name for p in SAMPLES.iterdir())
     for name in generated:
         assert (SAMPLES / name).stat().st_size < 64 * 1024
+
+
+def test_help_explains_profiles_exit_codes_and_examples(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """This test ensures that --help describes every profile, the three exit codes and
+    examples, and that --version prints the project's version from pyproject.toml."""
+    import tomllib
+
+    with pytest.raises(SystemExit) as shown:
+        main(["--help"])
+    assert shown.value.code == 0
+    text = capsys.readouterr().out
+    for name in ("lossless", "ebook", "screen"):
+        assert f"  {name} " in text
+    for code in ("0  every document", "1  a document", "2  usage error"):
+        assert code in text
+    assert "examples:" in text
+    assert "python -m pipeline run samples/documents --out out" in text
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert capsys.readouterr().out.strip() == f"docpipe {version}"
+
+
+def test_a_missing_package_is_named_with_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This test ensures that when a package the local stack needs is not installed,
+    run exits 2 naming it and the command that installs the requirements."""
+    from pipeline.local import preflight
+
+    monkeypatch.setitem(preflight.REQUIRED, "docpipe_absent_module", "docpipe-absent")
+    (tmp_path / "doc.pdf").write_bytes(b"%PDF-1.7\n")
+    err = usage_error(capsys, "run", str(tmp_path / "doc.pdf"), "--out", str(tmp_path / "out"))
+    assert "needs docpipe-absent, which is not installed" in err
+    assert ".venv/bin/pip install -r requirements-dev.txt" in err
+    assert not (tmp_path / "out").exists()

@@ -323,3 +323,19 @@ def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is a file"):
         run([tmp_path / "doc.pdf"], tmp_path / "out.txt", settings=Settings())
     assert (tmp_path / "out.txt").read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_the_summary_names_the_failed_members_of_a_bundle(tmp_path: Path) -> None:
+    """This test ensures that a bundle with a bad member succeeds, and that its --json
+    entry lists that member with its code and message."""
+    bundle = tmp_path / "batch.zip"
+    bundle.write_bytes(docgen.zip_bundle({"good.pdf": docgen.text_pdf(1), "bad.pdf": b""}))
+    result = run([bundle], tmp_path / "out", settings=Settings())
+    (entry,) = result.summary()["documents"]
+    assert entry["status"] == "succeeded"
+    (member,) = entry["failed_members"]
+    assert member["member"] == "bad.pdf"
+    assert member["code"] == "EMPTY_DOCUMENT"
+    assert member["message"]
+    assert result.exit_code == 0

@@ -240,7 +240,7 @@ def test_a_stage_past_the_function_timeout_ends_as_processing_timeout(tmp_path: 
     result = run(
         [source],
         tmp_path / "out",
-        settings=Settings(function_timeout_seconds=1),
+        settings=Settings(function_timeout_seconds=5),  # the failure step needs a cold start
         code_archive=archive,
         mount=mount,
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from pipeline.config import Settings
 from pipeline.local.events import matches
@@ -37,15 +38,19 @@ def test_the_rule_pattern_matches_only_its_bucket_and_prefix() -> None:
 @pytest.mark.slow
 def test_any_upload_to_the_trigger_bucket_starts_an_execution(tmp_path: Path) -> None:
     """This test ensures that put() returns the execution the rule started, that an
-    upload from another client (as the AWS CLI would make) starts one too, with the
-    execution input the rule's transformer makes, that keys outside the trigger prefix
-    start nothing, and that the workspace is clean once every execution ended."""
+    upload from another client (as the AWS CLI would make, multipart included) starts
+    one too, with the execution input the rule's transformer makes, that keys outside
+    the trigger prefix start nothing, and that the workspace is clean once every execution ended."""
     with LocalStack(Settings(trigger_prefix="inbox/"), tmp_path / "efs") as stack:
         arn = stack.put("inbox/letter.pdf", docgen.text_pdf(1), {"docpipe-profile": "screen"})
         outside = _client_of(stack)
         body = docgen.image_bytes("PNG")
         put = outside.put_object(Bucket=stack.trigger_bucket, Key="inbox/scan.png", Body=body)
         outside.put_object(Bucket=stack.trigger_bucket, Key="elsewhere/scan.png", Body=body)
+        large = tmp_path / "large.pdf"
+        large.write_bytes(docgen.text_pdf(1) + b"%" + b"x" * (6 << 20))  # comment after %%EOF
+        chunks = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20)
+        outside.upload_file(str(large), stack.trigger_bucket, "inbox/large.pdf", Config=chunks)
         with pytest.raises(ValueError, match="outside the trigger prefix"):
             stack.put("x.pdf", b"x")
         stack.wait(timeout=120)
@@ -57,6 +62,7 @@ def test_any_upload_to_the_trigger_bucket_starts_an_execution(tmp_path: Path) ->
             for item in listed["executions"]
         }
         assert sorted(value["key"] for value in inputs.values()) == [
+            "inbox/large.pdf",  # a multipart upload: one execution, as S3 sends one event
             "inbox/letter.pdf",
             "inbox/scan.png",
         ]
