@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 @pytest.fixture
-def api(aws: None) -> Iterator[Api]:
+def api(aws: None) -> Api:
     s3 = boto3.client("s3", config=Config(signature_version="s3v4"))
     for bucket in (TRIGGER, OUTPUT):
         s3.create_bucket(Bucket=bucket)
@@ -45,7 +44,7 @@ def api(aws: None) -> Iterator[Api]:
         trigger_prefix=PREFIX,
         max_input_bytes=1000,
     )
-    yield Api(s3, sfn, settings)
+    return Api(s3, sfn, settings)
 
 
 def call(api: Api, method: str, target: str, body: Any = None) -> tuple[int, Any, dict[str, str]]:
