@@ -7,6 +7,7 @@ The pieces live in pipeline/; DESIGN.md section 2 describes what they create.
 import pulumi
 
 from pipeline import config, packaging
+from pipeline.api import Api, ApiArgs
 from pipeline.buckets import PrivateBucket, PrivateBucketArgs
 from pipeline.functions import Functions, FunctionsArgs
 from pipeline.network import Network, NetworkArgs
@@ -33,6 +34,7 @@ buckets = {
     )
     for role in ("trigger", "output")
 }
+code_archive = packaging.build_code_archive()
 functions = Functions(
     name,
     FunctionsArgs(
@@ -45,7 +47,7 @@ functions = Functions(
         trigger_bucket_arn=buckets["trigger"].arn,
         output_bucket_name=buckets["output"].name,
         output_bucket_arn=buckets["output"].arn,
-        code_archive=packaging.build_code_archive(),
+        code_archive=code_archive,
         layer_archive=packaging.build_layer(settings.architecture, settings.python_version),
     ),
 )
@@ -56,6 +58,18 @@ workflow = Workflow(
         function_arns=functions.arns,
         compress_function_name=functions.names["compress"],
         trigger_bucket_name=buckets["trigger"].name,
+    ),
+)
+api = Api(
+    name,
+    ApiArgs(
+        settings=settings,
+        code_archive=code_archive,
+        trigger_bucket_name=buckets["trigger"].name,
+        trigger_bucket_arn=buckets["trigger"].arn,
+        output_bucket_name=buckets["output"].name,
+        output_bucket_arn=buckets["output"].arn,
+        state_machine_arn=workflow.state_machine_arn,
     ),
 )
 Operations(
@@ -78,3 +92,4 @@ pulumi.export("ingestFunction", functions.names["ingest"])
 pulumi.export("transformFunction", functions.names["transform"])
 pulumi.export("compressFunction", functions.names["compress"])
 pulumi.export("deadLetterQueue", workflow.dead_letter_queue_name)
+pulumi.export("apiUrl", api.url)

@@ -41,6 +41,8 @@ MAX_AVAILABILITY_ZONES = 6
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# API Gateway fetches a JWT issuer's keys over HTTPS only.
+_HTTPS_URL = re.compile(r"^https://[^\s/]+(/\S*)?$")
 # S3 keys are arbitrary, but a prefix for an event pattern and an IAM resource must not
 # contain IAM wildcards or start with a slash (S3 keys have no leading slash).
 _PREFIX = re.compile(r"^[A-Za-z0-9!\-_.'()/]*$")
@@ -81,6 +83,11 @@ class Settings:
     workspace_ttl_hours: int = 24
     alarm_email: str | None = None
     protect: bool = False
+    api_throttling_burst_limit: int = 100
+    api_throttling_rate_limit: int = 50
+    api_access_log_retention_days: int = 30
+    api_jwt_issuer: str | None = None
+    api_jwt_audience: tuple[str, ...] = ()
 
     @property
     def uses_existing_network(self) -> bool:
@@ -279,6 +286,11 @@ def _validators() -> dict[str, Callable[[str, Any], Any]]:
         "workspaceTtlHours": positive,
         "alarmEmail": optional_str(_EMAIL, "an e-mail address or empty"),
         "protect": _as_bool,
+        "apiThrottlingBurstLimit": positive,
+        "apiThrottlingRateLimit": positive,
+        "apiAccessLogRetentionDays": retention,
+        "apiJwtIssuer": optional_str(_HTTPS_URL, "an https:// URL or empty"),
+        "apiJwtAudience": _as_str_list,
     }
 
 
@@ -331,6 +343,11 @@ def _check_together(settings: Settings) -> None:
         raise ValueError(
             f"{_key('efsProvisionedMibps')} must be at least 1 when "
             f"{_key('efsThroughputMode')} is provisioned, got {settings.efs_provisioned_mibps}"
+        )
+    if (settings.api_jwt_issuer is None) != (not settings.api_jwt_audience):
+        raise ValueError(
+            f"{_key('apiJwtIssuer')} and {_key('apiJwtAudience')} must be set together (a "
+            "JWT authorizer) or both left empty (IAM authorization)"
         )
     if settings.efs_throughput_mode != "provisioned" and settings.efs_provisioned_mibps:
         raise ValueError(
