@@ -2,8 +2,9 @@
 
 A bundle is refused as ``UNSAFE_ARCHIVE`` when it could harm the workspace or exhaust it:
 absolute paths, ``..`` components, symbolic links, nested archives, more members than the
-limit, a member that expands more than the compression-ratio limit, a total larger than
-the input limit, or overlapping entries (the "zip bomb without recursion" trick). Declared
+limit, two entries with one name, a member that expands past a grace size and more than
+the compression-ratio limit, a total larger than the input limit, or overlapping entries
+(the "zip bomb without recursion" trick). Declared
 sizes are not trusted: every member is counted while it is written.
 """
 
@@ -22,6 +23,10 @@ from functions.sniff import sniff_bytes
 from functions.workspace import atomic_writer
 
 _CHUNK = 1 << 20
+# A member that expands to at most this much is never a bomb, whatever its ratio: a flat
+# white scan (a 360 KB BMP deflates to 1.5 KB, ratio 238) is ordinary. The ratio guard
+# applies above it; the total-bytes limit applies to every member.
+RATIO_GRACE_BYTES = 8 * 1024 * 1024
 # Files that archivers add beside the real content; they are not documents.
 _METADATA_DIRS = ("__MACOSX",)
 _METADATA_NAMES = (".DS_Store", "Thumbs.db", "desktop.ini")
@@ -59,6 +64,11 @@ def _is_metadata(name: str) -> bool:
     return parts[0] in _METADATA_DIRS or parts[-1] in _METADATA_NAMES or parts[-1].startswith("._")
 
 
+def _ratio_allowance(info: zipfile.ZipInfo, limits: Limits) -> int:
+    """The most bytes a member may expand to under the ratio guard (with its grace size)."""
+    return max(max(info.compress_size, 1) * limits.max_compression_ratio, RATIO_GRACE_BYTES)
+
+
 def _check_layout(infos: list[zipfile.ZipInfo], archive_size: int) -> None:
     """Refuses entries whose data overlap (one compressed stream counted many times)."""
     end = 0
@@ -78,6 +88,7 @@ def list_members(
     infos = archive.infolist()
     _check_layout(infos, archive_size)
     files: list[zipfile.ZipInfo] = []
+    names: set[str] = set()
     declared_total = 0
     for info in infos:
         if info.is_dir():  # folders are never created from names: nothing to check
@@ -85,6 +96,9 @@ def list_members(
         name = _member_name(info)
         if _is_metadata(name):
             continue
+        if name in names:  # each member's outputs are named after its path
+            raise _unsafe(f"The bundle holds two entries named {name!r}.")
+        names.add(name)
         files.append(info)
         if len(files) > limits.max_archive_members:
             raise _unsafe(
@@ -92,7 +106,7 @@ def list_members(
                 "bundle may hold."
             )
         declared_total += info.file_size
-        if info.file_size > max(info.compress_size, 1) * limits.max_compression_ratio:
+        if info.file_size > _ratio_allowance(info, limits):
             raise _unsafe(
                 f"The bundle entry {name!r} expands more than "
                 f"{limits.max_compression_ratio} times, a sign of a zip bomb."
@@ -109,7 +123,7 @@ def _copy_member(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, budget: int, limits: Limits
 ) -> int:
     """Writes one member, stopping as soon as it exceeds its declared or allowed size."""
-    allowed = min(info.file_size, budget, max(info.compress_size, 1) * limits.max_compression_ratio)
+    allowed = min(info.file_size, budget, _ratio_allowance(info, limits))
     written = 0
     with archive.open(info) as source, atomic_writer(destination) as target:
         while chunk := source.read(_CHUNK):

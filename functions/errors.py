@@ -1,8 +1,10 @@
 """Stable error codes and the exceptions that carry them.
 
 A :class:`DocumentError` is something a user's input caused: it carries one of the codes
-below and a sentence a person understands. Anything else is a defect and is reported as
-``INTERNAL_ERROR`` with a correlation id, never with a traceback.
+below and a sentence a person understands. ``INFRASTRUCTURE_UNAVAILABLE`` is S3 or the
+file system failing after their own retries (see :mod:`functions.transient`); the state
+machine retries it. Anything else is a defect and is reported as ``INTERNAL_ERROR`` with
+a correlation id, never with a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
-    """The error codes of DESIGN section 3; they appear in reports and execution errors."""
+    """The stable codes (docs/ARCHITECTURE.md, "Error codes") of reports and executions."""
 
     EMPTY_DOCUMENT = "EMPTY_DOCUMENT"
     UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
@@ -23,6 +25,7 @@ class ErrorCode(StrEnum):
     UNSAFE_ARCHIVE = "UNSAFE_ARCHIVE"
     SOURCE_NOT_FOUND = "SOURCE_NOT_FOUND"
     PROCESSING_TIMEOUT = "PROCESSING_TIMEOUT"
+    INFRASTRUCTURE_UNAVAILABLE = "INFRASTRUCTURE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

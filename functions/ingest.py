@@ -3,28 +3,33 @@
 The object is streamed from S3 to ``jobs/<job>/ingest/source`` in 1 MiB chunks (memory
 stays flat whatever its size) while its SHA-256 is computed; the type is sniffed from the
 content; a ZIP bundle is unpacked safely into ``ingest/members/``. A claim on the object
-version makes a duplicate event a no-op. The stage returns a small reference to
-``ingest/manifest.json``, which lists the documents for the next stage.
+version makes a duplicate of a published version a no-op, and the key's status document
+says ``processing`` once real work starts (docs/ARCHITECTURE.md, "Exactly once"). The
+stage returns a small reference to ``ingest/manifest.json``, which lists the documents
+for the next stage.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote_plus
 
-from functions import archive
+from functions import archive, claims, commit
+from functions.claims import Claimed
+from functions.commit import SourceVersion
+from functions.contracts import ExecutionInput, IngestResult, Source, parse_execution_input
 from functions.errors import DocumentError, ErrorCode
 from functions.handler import stage_handler
 from functions.logs import StageLogger
 from functions.settings import PROFILES, Settings, load_settings
 from functions.sniff import sniff
-from functions.workspace import Workspace, atomic_writer, claim, write_json
+from functions.transient import s3_client
+from functions.workspace import Workspace, atomic_writer, write_json
 
 _CHUNK = 1 << 20
 PROFILE_METADATA = "docpipe-profile"
@@ -39,50 +44,6 @@ _MISSING = {
     "AccessDenied",
     "InvalidArgument",
 }
-
-
-@dataclass(frozen=True)
-class SourceRef:
-    """The execution input: which object to process, and how."""
-
-    bucket: str
-    key: str
-    version_id: str | None = None
-    etag: str | None = None
-    size: int | None = None
-    profile: str | None = None
-
-    @classmethod
-    def parse(cls, raw: Any) -> SourceRef:
-        """Reads the execution input of DESIGN section 3.
-
-        Raises:
-            DocumentError: ``SOURCE_NOT_FOUND`` when the input names no object.
-        """
-        if not isinstance(raw, dict):
-            raise DocumentError(
-                ErrorCode.SOURCE_NOT_FOUND, "The execution input is not a JSON object."
-            )
-        bucket, key = raw.get("bucket"), raw.get("key")
-        if not (isinstance(bucket, str) and bucket and isinstance(key, str) and key):
-            raise DocumentError(
-                ErrorCode.SOURCE_NOT_FOUND,
-                'The execution input must name the object with "bucket" and "key".',
-            )
-
-        def text(name: str) -> str | None:
-            value = raw.get(name)
-            return value if isinstance(value, str) and value else None
-
-        size = raw.get("size")
-        return cls(
-            bucket=bucket,
-            key=key,
-            version_id=text("versionId"),
-            etag=text("etag"),
-            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-            profile=text("profile"),
-        )
 
 
 @dataclass(frozen=True)
@@ -105,39 +66,50 @@ def _error_code(err: Exception) -> str | None:
     return None
 
 
-def resolve_source(s3: Any, ref: SourceRef) -> SourceObject:
+def _head(s3: Any, ref: ExecutionInput, key: str) -> dict[str, Any] | None:
+    """HeadObject of one candidate key; None when it names no readable object."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    params: dict[str, Any] = {"Bucket": ref.bucket, "Key": key}
+    if ref.version_id:
+        params["VersionId"] = ref.version_id
+    try:
+        return dict(s3.head_object(**params))
+    except ParamValidationError:
+        raise DocumentError(
+            ErrorCode.SOURCE_NOT_FOUND,
+            f"{ref.bucket!r} is not a valid S3 bucket name, so it names no object.",
+        ) from None
+    except ClientError as err:
+        if _error_code(err) in _MISSING:
+            return None
+        raise
+
+
+def resolve_source(s3: Any, ref: ExecutionInput) -> SourceObject:
     """Finds the object, trying the key as given and then URL-decoded.
 
     S3 event notifications may carry keys URL-encoded (spaces as ``+``); a key that
     really contains ``+`` or ``%`` must still be found as given, hence both, in order.
+    With only an ETag (no version id), the candidate whose ETag matches is the object.
 
     Raises:
         DocumentError: ``SOURCE_NOT_FOUND`` if neither key names a readable object, or the
             object was replaced after the event that names it.
     """
-    from botocore.exceptions import ClientError
-
     candidates = [ref.key]
     decoded = unquote_plus(ref.key)
     if decoded != ref.key:
         candidates.append(decoded)
+    replaced = None
     for key in candidates:
-        params: dict[str, Any] = {"Bucket": ref.bucket, "Key": key}
-        if ref.version_id:
-            params["VersionId"] = ref.version_id
-        try:
-            head = s3.head_object(**params)
-        except ClientError as err:
-            if _error_code(err) in _MISSING:
-                continue
-            raise
+        head = _head(s3, ref, key)
+        if head is None:
+            continue
         etag = str(head.get("ETag", "")).strip('"')
         if ref.etag and not ref.version_id and ref.etag.strip('"') != etag:
-            raise DocumentError(
-                ErrorCode.SOURCE_NOT_FOUND,
-                f"s3://{ref.bucket}/{key} was replaced after the event that named it; "
-                "the newer object is processed by its own event.",
-            )
+            replaced = replaced or key
+            continue
         return SourceObject(
             bucket=ref.bucket,
             key=key,
@@ -145,6 +117,12 @@ def resolve_source(s3: Any, ref: SourceRef) -> SourceObject:
             etag=etag,
             size=int(head["ContentLength"]),
             metadata={k.lower(): v for k, v in (head.get("Metadata") or {}).items()},
+        )
+    if replaced is not None:
+        raise DocumentError(
+            ErrorCode.SOURCE_NOT_FOUND,
+            f"s3://{ref.bucket}/{replaced} was replaced after the event that named it; "
+            "the newer object is processed by its own event.",
         )
     raise DocumentError(
         ErrorCode.SOURCE_NOT_FOUND,
@@ -204,7 +182,9 @@ def _too_large(max_bytes: int) -> DocumentError:
     )
 
 
-def choose_profile(ref: SourceRef, source: SourceObject, default: str) -> tuple[str, list[str]]:
+def choose_profile(
+    ref: ExecutionInput, source: SourceObject, default: str
+) -> tuple[str, list[str]]:
     """Returns the profile (input, then object metadata, then default) and any warning."""
     for origin, value in (
         ("input", ref.profile),
@@ -227,21 +207,12 @@ def _documents(
 ) -> list[dict[str, Any]]:
     """Lists the documents of a source: itself, or each member of a bundle."""
     if kind != "zip":
-        return [
-            {
-                "slot": "",
-                "name": name,
-                "path": workspace.relative(source_path),
-                "type": kind,
-                "size": source_path.stat().st_size,
-                "error": None,
-            }
-        ]
+        document = {"name": name, "type": kind, "size": source_path.stat().st_size}
+        return [{**document, "path": workspace.relative(source_path), "error": None}]
     members = archive.unpack(source_path, source_path.parent / "members", settings.limits)
     documents = []
     for member in members:
         entry: dict[str, Any] = {
-            "slot": member.path.name,
             "name": member.name,
             "path": workspace.relative(member.path),
             "type": None,
@@ -256,39 +227,64 @@ def _documents(
     return documents
 
 
+def _is_folder_marker(source: SourceObject) -> bool:
+    """The S3 console's "Create folder" writes an empty object whose key ends in ``/``."""
+    return source.size == 0 and source.key.endswith("/")
+
+
+def _ended(job: str, source: Source, *, duplicate: bool, reason: str) -> IngestResult:
+    return IngestResult(
+        job=job, source=source, duplicate=duplicate, skipped=not duplicate, reason=reason
+    )
+
+
 def ingest(event: dict[str, Any], s3: Any, settings: Settings, log: StageLogger) -> dict[str, Any]:
     """Runs the ingest stage for one execution; returns the state for the next stage."""
     started = time.monotonic()
-    ref = SourceRef.parse(event.get("input"))
+    ref = parse_execution_input(event.get("input"))
     workspace = Workspace(settings.mount_path, str(event.get("job", "")))
-    directory = workspace.reset_stage("ingest")
     log = log.bind(key=ref.key, bucket=ref.bucket)
 
     source = resolve_source(s3, ref)
+    described = Source(
+        bucket=source.bucket,
+        key=source.key,
+        version_id=source.version_id,
+        etag=source.etag,
+        size=source.size,
+        sequencer=ref.sequencer,
+    )
+    if _is_folder_marker(source):
+        log.info("folder marker skipped: an empty object whose key ends in a slash")
+        return _ended(workspace.job, described, duplicate=False, reason="folder marker").to_json()
     if source.size == 0:
         raise DocumentError(ErrorCode.EMPTY_DOCUMENT, "The document is empty (0 bytes).")
     if source.size > settings.limits.max_input_bytes:
         raise _too_large(settings.limits.max_input_bytes)
-    described = {
-        "bucket": source.bucket,
-        "key": source.key,
-        "versionId": source.version_id,
-        "etag": source.etag,
-        "size": source.size,
-    }
-    if not claim(settings.mount_path, claim_digest(source, ref.profile), workspace.job):
-        log.info("duplicate event: another job claimed this object version")
+    profile, warnings = choose_profile(ref, source, settings.default_profile)
+    digest = claim_digest(source, ref.profile)
+    workspace.remember_claim(digest)
+    outcome = claims.acquire(settings.mount_path, digest, workspace.job, rerun=ref.rerun)
+    if outcome is not Claimed.CLAIMED:
+        log.info(
+            "duplicate event: the version is published or being processed", extra={"claim": outcome}
+        )
         workspace.remove()
-        return {"job": workspace.job, "duplicate": True, "source": described}
+        return _ended(workspace.job, described, duplicate=True, reason=outcome.value).to_json()
+    version = SourceVersion.of(described.to_json())
+    if not commit.mark_processing(s3, settings, version, workspace.job, log, profile=profile):
+        claims.settle(settings.mount_path, digest, workspace.job, "done")
+        workspace.remove()
+        return _ended(workspace.job, described, duplicate=False, reason="superseded").to_json()
 
+    directory = workspace.reset_stage("ingest")
     source_path = directory / "source"
     sha256 = download(s3, source, source_path, settings.limits.max_input_bytes)
     kind = sniff(source_path)
-    profile, warnings = choose_profile(ref, source, settings.default_profile)
-    documents = _documents(workspace, source_path, kind, Path(source.key).name, settings)
-    described.update(sha256=sha256, type=kind)
+    documents = _documents(workspace, source_path, kind, PurePosixPath(source.key).name, settings)
+    described = replace(described, sha256=sha256, type=kind)
     manifest = {
-        "source": described,
+        "source": described.to_json(),
         "profile": profile,
         "bundle": kind == "zip",
         "documents": documents,
@@ -300,23 +296,14 @@ def ingest(event: dict[str, Any], s3: Any, settings: Settings, log: StageLogger)
     log.info(
         "document ingested", extra={"type": kind, "bytes": source.size, "documents": len(documents)}
     )
-    return {
-        "job": workspace.job,
-        "duplicate": False,
-        "source": described,
-        "profile": profile,
-        "bundle": kind == "zip",
-        "documents": len(documents),
-        "manifest": workspace.relative(manifest_path),
-    }
-
-
-@functools.cache
-def s3_client() -> Any:
-    """The S3 client, created once per execution environment (boto3 imported lazily)."""
-    import boto3
-
-    return boto3.client("s3")
+    return IngestResult(
+        job=workspace.job,
+        source=described,
+        profile=profile,
+        bundle=kind == "zip",
+        documents=len(documents),
+        manifest=workspace.relative(manifest_path),
+    ).to_json()
 
 
 @stage_handler("ingest")

@@ -1,69 +1,22 @@
-"""The output bucket's layout (DESIGN section 3) and the uploads that fill it.
+"""The uploads that fill the output bucket.
 
-For a source key ``K`` whose extension-less form is ``S``::
-
-    processed/S.pdf  processed/S.txt  processed/S.json     one document
-    processed/S/<member S>.pdf|.txt|.json, processed/S.json a bundle
-    failed/K.json                                           a failure report
+Where each output goes is :mod:`functions.naming`'s mapping (docs/ARCHITECTURE.md,
+"Output naming"); when a key's outputs may be written is :mod:`functions.commit`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-PROCESSED = "processed"
-FAILED = "failed"
 CONTENT_TYPES = {
     ".pdf": "application/pdf",
     ".txt": "text/plain; charset=utf-8",
     ".json": "application/json",
 }
-
-
-def strip_extension(name: str) -> str:
-    """Returns a key or member name without the extension of its last segment."""
-    path = PurePosixPath(name)
-    if path.suffix and path.stem:
-        return path.with_suffix("").as_posix()
-    return path.as_posix()
-
-
-def processed_base(source_key: str) -> str:
-    """Returns ``processed/S`` for the source key ``K``."""
-    return f"{PROCESSED}/{strip_extension(source_key.lstrip('/'))}"
-
-
-def failed_key(source_key: str) -> str:
-    """Returns ``failed/K.json`` for the source key ``K``."""
-    return f"{FAILED}/{source_key.lstrip('/')}.json"
-
-
-def member_bases(bundle_key: str, member_names: Iterable[str]) -> list[str]:
-    """Returns each member's ``processed/<bundle S>/<member S>``, unique within the bundle.
-
-    Two members that differ only by extension (``a.jpg``, ``a.png``) would both become
-    ``a``; the second and later keep their extension (``a.png``) so nothing is overwritten.
-    """
-    bundle = processed_base(bundle_key)
-    taken: set[str] = set()
-    bases = []
-    for name in member_names:
-        stem = strip_extension(name)
-        if stem in taken:
-            stem = name
-        counter = 2
-        candidate = stem
-        while candidate in taken:
-            candidate = f"{stem}-{counter}"
-            counter += 1
-        taken.add(candidate)
-        bases.append(f"{bundle}/{candidate}")
-    return bases
 
 
 def sha256_file(path: Path) -> str:

@@ -1,7 +1,8 @@
 """Transform: every document becomes a PDF with its text extracted and facts recorded.
 
 Reads ``ingest/manifest.json``; writes ``transform/document.pdf``, ``text.txt`` and
-``facts.json`` (one folder per member for a bundle) and ``transform/manifest.json``. A
+``facts.json`` (one folder per member for a bundle, named by its position) and
+``transform/manifest.json``. A
 single document's error fails the job; a bundle member's error is recorded and the other
 members go on.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
+from functions.contracts import TransformResult, parse_ingest_result
 from functions.errors import DocumentError
 from functions.handler import stage_handler
 from functions.logs import StageLogger
@@ -19,19 +22,30 @@ from functions.settings import Settings, load_settings
 from functions.workspace import Workspace, read_json, write_json
 
 
+def document_folder(directory: Path, index: int, bundle: bool) -> Path:
+    """Where a stage writes document ``index``: the stage folder, or one folder a member.
+
+    The name comes from the position alone, never from a manifest, so that nothing read
+    from the workspace can point a stage's output elsewhere.
+    """
+    return directory / f"{index:04d}" if bundle else directory
+
+
 def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> dict[str, Any]:
     """Runs the transform stage for one execution; returns the state for compress."""
     from functions.documents.normalise import normalise
 
-    state = event["ingest"]
+    state = parse_ingest_result(event.get("ingest"))
     workspace = Workspace(settings.mount_path, str(event.get("job", "")))
-    ingested = read_json(workspace.resolve(state["manifest"]))
+    if state.manifest is None:
+        raise ValueError("the ingest result names no manifest")
+    ingested = read_json(workspace.resolve(state.manifest))
     directory = workspace.reset_stage("transform")
-    log = log.bind(key=ingested["source"]["key"])
+    log = log.bind(key=state.source.key)
+    bundle = bool(ingested["bundle"])
     documents = []
-    for document in ingested["documents"]:
+    for index, document in enumerate(ingested["documents"], start=1):
         entry: dict[str, Any] = {
-            "slot": document["slot"],
             "name": document["name"],
             "type": document["type"],
             "size": document["size"],
@@ -40,7 +54,7 @@ def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> di
         documents.append(entry)
         if entry["error"] is not None:
             continue
-        out = directory / document["slot"] if document["slot"] else directory
+        out = document_folder(directory, index, bundle)
         out.mkdir(exist_ok=True)
         started = time.monotonic()
         try:
@@ -48,7 +62,7 @@ def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> di
                 workspace.resolve(document["path"]), document["type"], out, settings.limits
             )
         except DocumentError as err:
-            if not ingested["bundle"]:
+            if not bundle:
                 raise
             log.warning(
                 "bundle member failed", extra={"member": document["name"], "code": err.code}
@@ -57,7 +71,6 @@ def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> di
             entry["error"] = err.to_dict()
             continue
         entry.update(
-            dir=workspace.relative(out),
             pages=result.pages,
             has_text=result.has_text,
             warnings=list(result.warnings),
@@ -67,15 +80,15 @@ def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> di
     manifest_path = directory / "manifest.json"
     write_json(manifest_path, {"documents": documents})
     log.info("documents transformed", extra={"documents": len(documents), "failed": failed})
-    return {
-        "job": workspace.job,
-        "source": state["source"],
-        "profile": ingested["profile"],
-        "bundle": ingested["bundle"],
-        "documents": len(documents),
-        "failed_members": failed,
-        "manifest": workspace.relative(manifest_path),
-    }
+    return TransformResult(
+        job=workspace.job,
+        source=state.source,
+        profile=str(ingested["profile"]),
+        bundle=bundle,
+        documents=len(documents),
+        failed_members=failed,
+        manifest=workspace.relative(manifest_path),
+    ).to_json()
 
 
 @stage_handler("transform")

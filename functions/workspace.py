@@ -6,15 +6,20 @@ paths)::
     jobs/<job-id>/ingest/      source bytes; archive members unpacked here
     jobs/<job-id>/transform/   document.pdf, text.txt, facts.json (members: one folder each)
     jobs/<job-id>/compress/    document.pdf
-    claims/<source-digest>     at-least-once guard, created with O_EXCL by ingest
+    jobs/<job-id>/claim.json   which claim the job holds (for the failure step)
+    claims/<source-digest>/    the claim on one object version (functions.claims)
+    locks/<key-digest>         the lock of one source key's commits (functions.claims)
+
+``<job-id>`` is the execution name in the reversible, traversal-safe form of
+:func:`functions.naming.encode_segment` (a hash when that is too long for a file name).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
-import re
 import shutil
 import time
 import uuid
@@ -22,20 +27,38 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from functions.naming import encode_segment
+
 STAGES = ("ingest", "transform", "compress")
-_JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+# Step Functions execution names: 1 to 80 characters, no whitespace, none of these
+# characters and no control characters (which includes U+007F-U+009F).
+_FORBIDDEN = set('<>{}[]?*"#%\\^|~`$&,;:/')
 _TMP_PREFIX = ".tmp-"
+_MAX_DIR_BYTES = 200
 
 
 def validate_job_id(job: str) -> str:
-    """Returns ``job`` if it is a safe directory name (a Step Functions execution name).
+    """Returns ``job`` if Step Functions accepts it as an execution name.
 
     Raises:
-        ValueError: The id could escape the jobs directory or is not an execution name.
+        ValueError: The id is not an execution name.
     """
-    if not _JOB_ID.match(job):
+    valid = (
+        isinstance(job, str)
+        and 1 <= len(job) <= 80
+        and not any(char.isspace() or char in _FORBIDDEN or not char.isprintable() for char in job)
+    )
+    if not valid:
         raise ValueError(f"job id {job!r} is not a valid execution name")
     return job
+
+
+def job_directory(job: str) -> str:
+    """Returns the directory name of a job: its encoded form, hashed when too long."""
+    name = encode_segment(validate_job_id(job))
+    if len(name.encode("utf-8", "surrogatepass")) <= _MAX_DIR_BYTES:
+        return name
+    return "%~" + hashlib.sha256(job.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Workspace:
@@ -44,7 +67,7 @@ class Workspace:
     def __init__(self, root: Path, job: str) -> None:
         self.root = root
         self.job = validate_job_id(job)
-        self.job_dir = root / "jobs" / self.job
+        self.job_dir = root / "jobs" / job_directory(job)
 
     def stage_dir(self, stage: str) -> Path:
         """Returns the directory a stage owns (not created)."""
@@ -69,6 +92,32 @@ class Workspace:
         if not path.is_relative_to(self.job_dir.resolve()):
             raise ValueError(f"path {relative!r} is outside job {self.job}")
         return path
+
+    def remember_claim(self, digest: str) -> None:
+        """Records the claim this job is about to take, before taking it."""
+        self.job_dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.job_dir / "claim.json", {"digest": digest})
+
+    def claimed(self) -> str | None:
+        """Returns the digest of the claim this job took, if it got that far."""
+        try:
+            digest = read_json(self.job_dir / "claim.json").get("digest")
+        except (FileNotFoundError, ValueError, AttributeError):
+            return None
+        return digest if isinstance(digest, str) and digest.isalnum() else None
+
+    def shrink(self, keep: tuple[str, ...]) -> None:
+        """Removes every file of the job except ``keep`` (paths relative to the job)."""
+        if not self.job_dir.is_dir():
+            return
+        kept = {self.job_dir / name for name in keep}
+        for path in sorted(self.job_dir.rglob("*"), reverse=True):
+            if path in kept or any(k.is_relative_to(path) for k in kept):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
     def remove(self) -> None:
         """Removes the job's whole workspace; a missing one is fine (already removed)."""
@@ -110,32 +159,8 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def claim(root: Path, digest: str, job: str) -> bool:
-    """Claims a source version for ``job``; returns False if another job holds it.
-
-    The claim file is created with ``O_EXCL``, which EFS (NFSv4) honours across clients,
-    and holds the id of the job that made it, so that a retried ingest of the same job
-    recognises its own claim.
-    """
-    claims = root / "claims"
-    claims.mkdir(parents=True, exist_ok=True)
-    path = claims / digest
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    except FileExistsError:
-        try:
-            return path.read_text(encoding="utf-8").strip() == job
-        except FileNotFoundError:  # swept between open and read: claim again
-            return claim(root, digest, job)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(job)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return True
-
-
 def sweep(root: Path, ttl_hours: float, now: float | None = None) -> list[str]:
-    """Removes job workspaces and claims older than ``ttl_hours``.
+    """Removes job workspaces, claims and key locks older than ``ttl_hours``.
 
     Jobs end by removing their own workspace; what is left older than the TTL belongs to
     executions that were killed. Claims expire after the same TTL: by then every duplicate
@@ -146,7 +171,7 @@ def sweep(root: Path, ttl_hours: float, now: float | None = None) -> list[str]:
     """
     cutoff = (time.time() if now is None else now) - ttl_hours * 3600
     removed: list[str] = []
-    for folder in ("jobs", "claims"):
+    for folder in ("jobs", "claims", "locks"):
         base = root / folder
         if not base.is_dir():
             continue

@@ -5,8 +5,12 @@ serialises the same dict with :func:`json.dumps` and hands it to moto's ASL inte
 
 Flow::
 
-    Ingest -> (duplicate? -> AlreadyProcessed) -> Transform -> Compress -> Published
+    Ingest -> (duplicate? -> AlreadyProcessed; skipped? -> NothingToProcess)
+      -> Transform -> Compress
       \\ Catch (every stage) -> <Stage>Failed -> ReportFailure -> Failed (error = code)
+
+Every task retries Lambda's transient errors and ``INFRASTRUCTURE_UNAVAILABLE``; the
+failure step also retries its own errors (docs/ARCHITECTURE.md, "Transient errors").
 """
 
 from __future__ import annotations
@@ -35,6 +39,27 @@ RETRY_TRANSIENT: dict[str, Any] = {
     "JitterStrategy": "FULL",
 }
 
+# S3 or EFS failing after the functions' own retries (functions.transient): the stage is
+# retried from its start (stages are idempotent), later and with jitter, so that a burst of
+# jobs does not come back at the same instant.
+RETRY_INFRASTRUCTURE: dict[str, Any] = {
+    "ErrorEquals": ["INFRASTRUCTURE_UNAVAILABLE"],
+    "IntervalSeconds": 5,
+    "MaxAttempts": 4,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
+# The failure step retries any error of its own: a report must be written.
+RETRY_REPORT: dict[str, Any] = {
+    "ErrorEquals": ["States.ALL"],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 4,
+    "BackoffRate": 2.0,
+    "MaxDelaySeconds": 30,
+    "JitterStrategy": "FULL",
+}
+
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 STAGE_STATES = ("Ingest", "Transform", "Compress")
 
@@ -50,7 +75,7 @@ def _task(
         "Parameters": {"FunctionName": function_arn, "Payload": payload},
         "OutputPath": "$.Payload",
         "TimeoutSeconds": timeout,
-        "Retry": [RETRY_TRANSIENT],
+        "Retry": [RETRY_TRANSIENT, RETRY_INFRASTRUCTURE],
     }
     if next_state is None:
         state["End"] = True
@@ -103,13 +128,18 @@ def state_machine_definition(
         "CheckDuplicate": {
             "Type": "Choice",
             "Choices": [
-                {"Variable": "$.duplicate", "BooleanEquals": True, "Next": "AlreadyProcessed"}
+                {"Variable": "$.duplicate", "BooleanEquals": True, "Next": "AlreadyProcessed"},
+                {"Variable": "$.skipped", "BooleanEquals": True, "Next": "NothingToProcess"},
             ],
             "Default": "Transform",
         },
         "AlreadyProcessed": {
             "Type": "Succeed",
-            "Comment": "Another execution claimed this object version; nothing to do.",
+            "Comment": "This object version is published or being processed by another job.",
+        },
+        "NothingToProcess": {
+            "Type": "Succeed",
+            "Comment": "Not a document (a folder marker), or a newer version of the key exists.",
         },
         "Transform": transform,
         "Compress": compress,
@@ -136,6 +166,7 @@ def state_machine_definition(
         task_timeout_seconds,
     )
     del report["OutputPath"]
+    report["Retry"] = [RETRY_TRANSIENT, RETRY_INFRASTRUCTURE, RETRY_REPORT]
     report["ResultSelector"] = {"code.$": "$.Payload.code", "message.$": "$.Payload.message"}
     report["ResultPath"] = "$.report"
     report["Catch"] = [
@@ -144,7 +175,7 @@ def state_machine_definition(
     states["ReportFailure"] = report
     states["Failed"] = {
         "Type": "Fail",
-        "Comment": "The document could not be processed; failed/<key>.json says why.",
+        "Comment": "The document could not be processed; failed/<S>.json says why.",
         "ErrorPath": "$.report.code",
         "CausePath": "$.report.message",
     }

@@ -42,33 +42,60 @@ def stage_statements(
     output_bucket_arn: Any,
 ) -> list[dict[str, Any]]:
     """Returns what only this stage may do on S3 (transform touches no bucket at all)."""
+    sources = pulumi.Output.concat(trigger_bucket_arn, "/", trigger_prefix, "*")
+    status = pulumi.Output.concat(output_bucket_arn, "/status/*")
     if stage == "ingest":
         return [
             {
                 "Sid": "ReadSources",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "Resource": pulumi.Output.concat(trigger_bucket_arn, "/", trigger_prefix, "*"),
-            }
-        ]
-    if stage == "compress":
-        return [
-            {
-                "Sid": "PublishResultsAndReports",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject"],
-                "Resource": [
-                    pulumi.Output.concat(output_bucket_arn, "/processed/*"),
-                    pulumi.Output.concat(output_bucket_arn, "/failed/*"),
-                ],
+                "Resource": sources,
             },
             {
-                # A retried compress whose first attempt already published and removed the
-                # workspace reads its own manifest back to return the same result.
-                "Sid": "ReadOwnManifests",
+                # The key's status document: "processing" when work starts, written only
+                # by the key's current version (docs/ARCHITECTURE.md, "Status per key").
+                "Sid": "WriteStatus",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": status,
+            },
+        ]
+    if stage == "compress":
+        outputs = [
+            pulumi.Output.concat(output_bucket_arn, "/processed/*"),
+            pulumi.Output.concat(output_bucket_arn, "/failed/*"),
+            status,
+        ]
+        return [
+            {
+                # HeadObject of the key's current version decides which version commits.
+                "Sid": "ReadCurrentVersion",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject"],
-                "Resource": pulumi.Output.concat(output_bucket_arn, "/processed/*"),
+                "Resource": sources,
+            },
+            {
+                # A commit writes its outputs and removes the key's stale ones.
+                "Sid": "PublishResultsAndReports",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": outputs,
+            },
+            {
+                # The status (read before a commit) and a retried compress's own manifest.
+                "Sid": "ReadOwnOutputs",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": outputs,
+            },
+            {
+                # A commit lists a bundle's member outputs to remove stale ones.
+                "Sid": "ListOwnOutputs",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": output_bucket_arn,
+                "Condition": {"StringLike": {"s3:prefix": ["processed/*"]}},
             },
         ]
     if stage == "transform":

@@ -19,12 +19,15 @@ INPUT_PATHS: dict[str, str] = {
     "versionId": "$.detail.object.version-id",
     "etag": "$.detail.object.etag",
     "size": "$.detail.object.size",
+    # Orders two events of one key (the greater, right-padded with zeros, is the later).
+    "sequencer": "$.detail.object.sequencer",
 }
 
 # Placeholders outside quotes take the JSON value as it is (strings keep their quotes,
 # numbers stay numbers), which is what the execution input contract wants.
 INPUT_TEMPLATE = (
-    '{"bucket": <bucket>, "key": <key>, "versionId": <versionId>, "etag": <etag>, "size": <size>}'
+    '{"bucket": <bucket>, "key": <key>, "versionId": <versionId>, "etag": <etag>, '
+    '"size": <size>, "sequencer": <sequencer>}'
 )
 
 

@@ -34,7 +34,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from functions.errors import ErrorCode
-from functions.publish import failed_key
+from functions.naming import outputs_of
 from functions.settings import PROFILES
 from pipeline.config import Settings, function_environment, load_stack_settings
 from pipeline.definition import state_machine_definition
@@ -371,7 +371,7 @@ def _finish(
             execution_arn=arn,
             bytes_in=int(output.get("bytes_in", size)),
         )
-    report_key = failed_key(execution.doc.key)
+    report_key = outputs_of(execution.doc.key).report
     try:
         report = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key=report_key)["Body"].read())
     except ClientError as exc:
@@ -450,13 +450,14 @@ def workspace_leftovers(mount: Path) -> list[str]:
     """Returns what jobs left in the workspace (relative paths); empty when clean.
 
     ``claims/`` is not a leftover: a claim outlives its job on purpose (it recognises a
-    duplicate event for the same object version) and is swept after the TTL.
+    duplicate event for the same object version) and is swept after the TTL. A key lock
+    (``locks/``) left behind is, like a job's directory.
     """
     leftovers: list[str] = []
     for entry in sorted(mount.iterdir()) if mount.is_dir() else ():
         if entry.name == "claims" and entry.is_dir():
             continue
-        if entry.name == "jobs" and entry.is_dir():
+        if entry.name in ("jobs", "locks") and entry.is_dir():
             leftovers.extend(child.relative_to(mount).as_posix() for child in entry.iterdir())
             continue
         leftovers.append(entry.relative_to(mount).as_posix())

@@ -1,8 +1,8 @@
-"""Every error code of DESIGN section 3, each produced by a real bad input.
+"""Every error code (docs/ARCHITECTURE.md, "Error codes"), each from a real bad input.
 
 Each case runs the real handlers in the order the state machine runs them; the stage
 that refuses the document raises an exception named after the code, which is what Step
-Functions' Catch sees and what the failure step writes to failed/K.json.
+Functions' Catch sees and what the failure step writes to failed/S.json.
 """
 
 from __future__ import annotations
@@ -91,7 +91,13 @@ def test_the_remaining_codes_are_covered_elsewhere() -> None:
     """This test ensures every code has a real-input case here or a named test elsewhere.
 
     PROCESSING_TIMEOUT comes from Step Functions (test_report_failure and the local runner's
-    timeout test); INTERNAL_ERROR from a defect (test_report_failure).
+    timeout test); INTERNAL_ERROR from a defect (test_report_failure);
+    INFRASTRUCTURE_UNAVAILABLE from S3 and file-system faults (test_faults).
     """
-    covered = set(CASES) | {"SOURCE_NOT_FOUND", "PROCESSING_TIMEOUT", "INTERNAL_ERROR"}
+    covered = set(CASES) | {
+        "SOURCE_NOT_FOUND",
+        "PROCESSING_TIMEOUT",
+        "INTERNAL_ERROR",
+        "INFRASTRUCTURE_UNAVAILABLE",
+    }
     assert covered == {code.value for code in ErrorCode}

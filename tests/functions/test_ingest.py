@@ -126,7 +126,7 @@ from pathlib import Path
 import boto3
 from functions import ingest
 s3 = boto3.client("s3")
-ref = ingest.SourceRef(bucket=sys.argv[1], key=sys.argv[2])
+ref = ingest.ExecutionInput(bucket=sys.argv[1], key=sys.argv[2])
 source = ingest.resolve_source(s3, ref)
 ingest.download(s3, source, Path(sys.argv[3]), max_bytes=1 << 40)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)

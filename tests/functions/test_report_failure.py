@@ -1,4 +1,4 @@
-"""The failure step: failed/K.json with a stable code, and the workspace removed."""
+"""The failure step: failed/S.json with a stable code, and the workspace removed."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def report(
 
 
 def test_a_document_error_keeps_its_code_and_sentence(s3: Any, mount: Path) -> None:
-    """This test ensures that a stage's code and message reach failed/K.json unchanged."""
+    """This test ensures that a stage's code and message reach failed/S.json unchanged."""
     workspace = Workspace(mount, "job-1")
     workspace.reset_stage("ingest")
     write_json(
@@ -97,7 +97,6 @@ def test_timeouts_become_processing_timeout(s3: Any, mount: Path, error: dict[st
     "error",
     [
         {"Error": "Runtime.ExitError", "Cause": lambda_cause("Runtime.ExitError", "exit status 1")},
-        {"Error": "Lambda.ServiceException", "Cause": "Rate exceeded (Service: Lambda)"},
         {"Error": "KeyError", "Cause": lambda_cause("KeyError", "'pages'")},
         {},
     ],
@@ -114,6 +113,13 @@ def test_defects_become_internal_error_without_details(
     assert "line 1" not in message
 
 
+def test_lambda_errors_that_outlast_the_retries_say_to_re_run(s3: Any, mount: Path) -> None:
+    """This test ensures that a Lambda service error after the retries asks for a re-run."""
+    out = report(s3, {"Error": "Lambda.ServiceException", "Cause": "Rate exceeded"})
+    assert out["report"]["error"]["code"] == "INFRASTRUCTURE_UNAVAILABLE"
+    assert "re-run it" in out["report"]["error"]["message"]
+
+
 def test_invalid_input_still_gets_a_report(s3: Any, mount: Path) -> None:
     """This test ensures that an execution started with garbage input is still reported."""
     event = {
@@ -127,7 +133,7 @@ def test_invalid_input_still_gets_a_report(s3: Any, mount: Path) -> None:
         },
     }
     result = compress.handler(event, None)
-    assert result["report"] == "failed/_invalid-input/job-2.json"
+    assert result["report"] == "failed/%~jobs/job-2.json"
     assert result["code"] == ErrorCode.SOURCE_NOT_FOUND
 
 

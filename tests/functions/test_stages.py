@@ -7,6 +7,7 @@ the definition gives it, so the hand-offs through the EFS workspace are checked 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -46,27 +47,31 @@ def assert_workspace_empty(mount: Path) -> None:
 
 
 def test_a_text_pdf_is_published_with_text_and_manifest(s3: Any, mount: Path) -> None:
-    """This test ensures that a PDF gives processed/S.pdf, .txt and a complete manifest."""
+    """This test ensures that a PDF gives processed/S.pdf, .txt and a matching manifest."""
     source = docgen.text_pdf(["Invoice 42", "Terms and conditions", "Signature"])
     result = run_pipeline(s3, "inbox/invoice.pdf", source)
     assert result["outputs"] == [
-        "processed/inbox/invoice.pdf",
-        "processed/inbox/invoice.txt",
-        "processed/inbox/invoice.json",
+        "processed/inbox/invoice.pdf.pdf",
+        "processed/inbox/invoice.pdf.txt",
+        "processed/inbox/invoice.pdf.json",
     ]
-    assert pages(output(s3, "processed/inbox/invoice.pdf")) == 3
-    text = output(s3, "processed/inbox/invoice.txt").decode()
+    assert pages(output(s3, "processed/inbox/invoice.pdf.pdf")) == 3
+    text = output(s3, "processed/inbox/invoice.pdf.txt").decode()
     assert "Invoice 42" in text
     assert "Terms and conditions" in text
-    manifest = json.loads(output(s3, "processed/inbox/invoice.json"))
+    manifest = json.loads(output(s3, "processed/inbox/invoice.pdf.json"))
     assert manifest["source"]["key"] == "inbox/invoice.pdf"
     assert manifest["source"]["size"] == len(source)
     assert manifest["source"]["type"] == "pdf"
     assert manifest["output"]["pages"] == 3
-    assert manifest["output"]["size"] == len(output(s3, "processed/inbox/invoice.pdf"))
+    assert manifest["output"]["size"] == len(output(s3, "processed/inbox/invoice.pdf.pdf"))
+    assert (
+        manifest["output"]["sha256"]
+        == hashlib.sha256(output(s3, "processed/inbox/invoice.pdf.pdf")).hexdigest()
+    )
     assert manifest["profile"] == "ebook"
     assert set(manifest["timings"]) == {"ingest", "transform", "compress"}
-    head = s3.head_object(Bucket=OUTPUT_BUCKET, Key="processed/inbox/invoice.pdf")
+    head = s3.head_object(Bucket=OUTPUT_BUCKET, Key="processed/inbox/invoice.pdf.pdf")
     assert head["ContentType"] == "application/pdf"
     assert head["Metadata"]["source-key"] == "inbox/invoice.pdf"
     assert_workspace_empty(mount)
@@ -88,8 +93,7 @@ def test_images_become_pdfs(
 ) -> None:
     """This test ensures that each image type is published as a PDF with one page a frame."""
     result = run_pipeline(s3, key, body, profile="lossless")
-    stem = key.rsplit(".", 1)[0]
-    assert pages(output(s3, f"processed/{stem}.pdf")) == expected_pages
+    assert pages(output(s3, f"processed/{key}.pdf")) == expected_pages
     assert result["pages"] == expected_pages
     assert_workspace_empty(mount)
 
@@ -102,16 +106,16 @@ def test_a_bundle_publishes_each_member_and_a_bundle_manifest(s3: Any, mount: Pa
     result = run_pipeline(s3, "in/batch.zip", bundle)
     assert result["documents"] == 3
     assert result["failed_members"] == 1
-    assert pages(output(s3, "processed/in/batch/a.pdf")) == 2
-    assert pages(output(s3, "processed/in/batch/scans/b.pdf")) == 1
-    summary = json.loads(output(s3, "processed/in/batch.json"))
+    assert pages(output(s3, "processed/in/batch.zip!/a.pdf.pdf")) == 2
+    assert pages(output(s3, "processed/in/batch.zip!/scans/b.jpg.pdf")) == 1
+    summary = json.loads(output(s3, "processed/in/batch.zip.json"))
     assert [(m["name"], m["status"]) for m in summary["members"]] == [
         ("a.pdf", "succeeded"),
         ("scans/b.jpg", "succeeded"),
         ("c.txt", "failed"),
     ]
     assert summary["members"][2]["error"]["code"] == "UNSUPPORTED_TYPE"
-    member = json.loads(output(s3, "processed/in/batch/scans/b.json"))
+    member = json.loads(output(s3, "processed/in/batch.zip!/scans/b.jpg.json"))
     assert member["source"]["member"] == "scans/b.jpg"
     assert_workspace_empty(mount)
 
@@ -128,7 +132,7 @@ def test_retried_stages_give_the_same_result(s3: Any, mount: Path) -> None:
     first = compress.handler(compress_event, None)
     # The response of the first attempt was lost: the retry finds the workspace gone.
     assert compress.handler(compress_event, None) == first
-    versions = s3.list_object_versions(Bucket=OUTPUT_BUCKET, Prefix="processed/r.pdf")
+    versions = s3.list_object_versions(Bucket=OUTPUT_BUCKET, Prefix="processed/r.pdf.pdf")
     assert len(versions["Versions"]) == 1, "the retry published nothing twice"
     assert_workspace_empty(mount)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from functions.workspace import Workspace, atomic_writer, claim, sweep, write_bytes
+from functions.claims import acquire
+from functions.workspace import Workspace, atomic_writer, sweep, write_bytes
 
 
 def test_atomic_writer_leaves_nothing_behind_on_error(tmp_path: Path) -> None:
@@ -55,11 +56,18 @@ def test_state_references_outside_the_job_are_refused(tmp_path: Path) -> None:
         workspace.resolve("jobs/job-1/../../claims/x")
 
 
-def test_claim_is_exclusive_but_recognises_its_own_job(tmp_path: Path) -> None:
-    """This test ensures that one job wins a claim and a retry of that job keeps it."""
-    assert claim(tmp_path, "digest", "job-a") is True
-    assert claim(tmp_path, "digest", "job-b") is False
-    assert claim(tmp_path, "digest", "job-a") is True
+@pytest.mark.parametrize(
+    "job", ["rerun.v2", "a+b", "naïve-run", "..", ".", "!", "x" * 80, "é" * 80, "a=b@c(1)"]
+)
+def test_every_execution_name_is_a_safe_job_directory(tmp_path: Path, job: str) -> None:
+    """This test ensures that any name Step Functions accepts works as a job directory."""
+    workspace = Workspace(tmp_path, job)
+    stage = workspace.reset_stage("ingest")
+    (stage / "source").write_bytes(b"x")
+    assert workspace.job_dir.parent == tmp_path / "jobs"
+    assert workspace.resolve(workspace.relative(stage / "source")) == stage / "source"
+    workspace.remove()
+    assert list((tmp_path / "jobs").iterdir()) == []
 
 
 def test_sweep_removes_only_entries_older_than_the_ttl(tmp_path: Path) -> None:
@@ -67,7 +75,7 @@ def test_sweep_removes_only_entries_older_than_the_ttl(tmp_path: Path) -> None:
     old, live = Workspace(tmp_path, "old"), Workspace(tmp_path, "live")
     old.reset_stage("ingest")
     live.reset_stage("ingest")
-    claim(tmp_path, "old-claim", "old")
+    acquire(tmp_path, "old-claim", "old")
     day_ago = time.time() - 25 * 3600
     os.utime(old.job_dir, (day_ago, day_ago))
     os.utime(tmp_path / "claims" / "old-claim", (day_ago, day_ago))

@@ -115,8 +115,8 @@ def test_the_samples_run_with_every_sample_accounted_for(tmp_path: Path) -> None
     (failed,) = [doc for doc in summary["documents"] if doc["status"] == "failed"]
     assert failed["error"]["code"] == "UNSUPPORTED_TYPE"
     assert (tmp_path / "failed" / "not-really.pdf.json").is_file()
-    assert (tmp_path / "processed" / "bundle.json").is_file()
-    assert (tmp_path / "processed" / "pages.pdf").is_file()
+    assert (tmp_path / "processed" / "bundle.zip.json").is_file()
+    assert (tmp_path / "processed" / "pages.tiff.pdf").is_file()
 
 
 def test_the_committed_samples_are_the_ones_the_generator_makes() -> None:

@@ -413,9 +413,9 @@ def test_iam_grants_name_concrete_arns(program: Program) -> pulumi.Output[Any]:
 
 @pulumi.runtime.test
 def test_each_function_gets_only_its_own_s3_access(program: Program) -> pulumi.Output[Any]:
-    """This test ensures that ingest may only read the trigger bucket, compress may only
-    write processed/ and failed/ (and read back processed/) in the output bucket, and
-    transform has no S3 access."""
+    """This test ensures that ingest may only read the trigger bucket and the status
+    documents, compress may only write and remove processed/, failed/ and status/ (and
+    read the trigger bucket's current versions), and transform has no S3 access."""
 
     def check(values: list[str]) -> None:
         trigger_arn, output_arn = values
@@ -426,17 +426,21 @@ def test_each_function_gets_only_its_own_s3_access(program: Program) -> pulumi.O
             for statement in by_name[name]:
                 for action in _as_list(statement["Action"]):
                     if action.startswith("s3:"):
-                        grants[action] = sorted(_as_list(statement["Resource"]))
-            return grants
+                        grants.setdefault(action, []).extend(_as_list(statement["Resource"]))
+            return {action: sorted(resources) for action, resources in grants.items()}
 
         assert s3_grants("docpipe-dev-ingest-policy") == {
-            "s3:GetObject": [f"{trigger_arn}/*"],
+            "s3:GetObject": [f"{output_arn}/status/*", f"{trigger_arn}/*"],
             "s3:GetObjectVersion": [f"{trigger_arn}/*"],
+            "s3:PutObject": [f"{output_arn}/status/*"],
         }
         assert s3_grants("docpipe-dev-transform-policy") == {}
+        outputs = [f"{output_arn}/failed/*", f"{output_arn}/processed/*", f"{output_arn}/status/*"]
         assert s3_grants("docpipe-dev-compress-policy") == {
-            "s3:PutObject": [f"{output_arn}/failed/*", f"{output_arn}/processed/*"],
-            "s3:GetObject": [f"{output_arn}/processed/*"],
+            "s3:PutObject": outputs,
+            "s3:DeleteObject": outputs,
+            "s3:GetObject": sorted([*outputs, f"{trigger_arn}/*"]),
+            "s3:ListBucket": [output_arn],
         }
         logs = [
             s["Resource"]

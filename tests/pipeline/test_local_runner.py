@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from functions.claims import current_claim
 from pipeline.config import Settings
 from pipeline.local.runner import (
     OUTPUT_BUCKET,
@@ -77,7 +78,7 @@ def test_every_document_type_is_processed_into_pdfs_that_open(
     docs = by_source(result)
     for name, (_, pages) in GOOD.items():
         doc = docs[name]
-        stem = name.rsplit(".", 1)[0]
+        stem = name  # the whole name: processed/scan.jpg.pdf (docs/ARCHITECTURE.md)
         assert doc.status == "succeeded", doc.error
         assert doc.error is None
         assert f"processed/{stem}.pdf" in doc.outputs
@@ -88,7 +89,7 @@ def test_every_document_type_is_processed_into_pdfs_that_open(
         assert doc.bytes_out == pdf.stat().st_size
         manifest = json.loads((result.out_dir / "processed" / f"{stem}.json").read_text())
         assert manifest["source"]["key"] == name
-    text = (result.out_dir / "processed" / "report.txt").read_text(encoding="utf-8")
+    text = (result.out_dir / "processed" / "report.pdf.txt").read_text(encoding="utf-8")
     assert "First page of the report" in text
     assert "Second page" in text
 
@@ -105,9 +106,9 @@ def test_a_bundle_gives_one_output_per_member_and_a_bundle_manifest(
     assert doc.failed_members == 0
     assert doc.pages == sum(pages for _, pages in BUNDLE.values())
     for member, (_, pages) in BUNDLE.items():
-        pdf = result.out_dir / "processed" / "bundles" / "batch" / f"{member.rsplit('.', 1)[0]}.pdf"
+        pdf = result.out_dir / "processed" / "bundles" / "batch.zip!" / f"{member}.pdf"
         assert len(PdfReader(pdf).pages) == pages
-    manifest = json.loads((result.out_dir / "processed" / "bundles" / "batch.json").read_text())
+    manifest = json.loads((result.out_dir / "processed" / "bundles" / "batch.zip.json").read_text())
     assert [m["status"] for m in manifest["members"]] == ["succeeded"] * len(BUNDLE)
 
 
@@ -174,7 +175,7 @@ def test_the_output_directory_mirrors_the_output_bucket(
         if path.is_file()
     }
     assert listed <= written
-    assert {key.split("/", 1)[0] for key in written} == {"processed", "failed"}
+    assert {key.split("/", 1)[0] for key in written} == {"processed", "failed", "status"}
     assert OUTPUT_BUCKET  # the bucket these keys came from
 
 
@@ -187,9 +188,11 @@ def test_the_workspace_is_empty_after_the_run(outcome: tuple[RunResult, Path]) -
     assert workspace_leftovers(mount) == []
     assert not any((mount / "jobs").iterdir())
     jobs = {doc.execution_arn.rsplit(":", 1)[1] for doc in result.documents}
-    claims = [path.read_text(encoding="utf-8").strip() for path in (mount / "claims").iterdir()]
-    assert set(claims) <= jobs
-    assert len(claims) >= result.succeeded
+    claims = [current_claim(mount, path.name) for path in (mount / "claims").iterdir()]
+    assert {claim.job for claim in claims if claim is not None} <= jobs
+    assert sum(1 for claim in claims if claim is not None and claim.state == "done") >= (
+        result.succeeded
+    )
 
 
 @pytest.mark.slow
@@ -206,10 +209,16 @@ def test_a_transient_lambda_error_is_retried_into_exactly_one_output(tmp_path: P
     (doc,) = result.documents
     assert doc.status == "succeeded"
     assert doc.failed_attempts == (("Transform", "Lambda.ServiceException"),)
-    written = sorted(p.relative_to(result.out_dir).as_posix() for p in result.out_dir.rglob("*.*"))
-    assert written == ["processed/letter.json", "processed/letter.pdf", "processed/letter.txt"]
+    written = sorted(
+        p.relative_to(result.out_dir).as_posix() for p in result.out_dir.glob("processed/*.*")
+    )
+    assert written == [
+        "processed/letter.pdf.json",
+        "processed/letter.pdf.pdf",
+        "processed/letter.pdf.txt",
+    ]
     assert sorted(doc.outputs) == written
-    reader = PdfReader(result.out_dir / "processed" / "letter.pdf")
+    reader = PdfReader(result.out_dir / "processed" / "letter.pdf.pdf")
     assert len(reader.pages) == 2
     assert "Retried page two" in (reader.pages[1].extract_text() or "")
     assert result.exit_code == 0
@@ -226,6 +235,7 @@ def test_the_trigger_mapping_turns_a_real_event_into_the_execution_input() -> No
         "versionId": "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
         "etag": "0f343b0931126a20f133d67c2b018a3b",
         "size": 184320,
+        "sequencer": "00617F08299329D189",
     }
 
 

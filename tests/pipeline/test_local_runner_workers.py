@@ -295,6 +295,6 @@ def test_a_leftover_job_directory_makes_the_run_exit_1(tmp_path: Path) -> None:
     source.write_bytes(docgen.text_pdf(1))
     result = run([source], tmp_path / "out", settings=Settings(), mount=mount)
     assert [doc.status for doc in result.documents] == ["succeeded"]
-    assert len(PdfReader(tmp_path / "out" / "processed" / "doc.pdf").pages) == 1
+    assert len(PdfReader(tmp_path / "out" / "processed" / "doc.pdf.pdf").pages) == 1
     assert result.leftovers == ("jobs/killed-execution",)
     assert result.exit_code == 1
