@@ -4,8 +4,9 @@ A delete removes what the pipeline made of a key (the PDF, text and manifest, a 
 member outputs, the failure report and the status document) and keeps the uploaded
 original, unless asked to delete that too, in every version. The output bucket is
 versioned: deleted outputs stay as noncurrent versions until the lifecycle rule expires
-them (``noncurrentVersionDays``). A retry starts the pipeline again on the key with
-``"rerun": true``, the input the exactly-once rules treat as a deliberate new run.
+them (``noncurrentVersionDays``). A retry starts the pipeline again on the version the key's
+status is about, with ``"rerun": true``: the input the exactly-once rules treat as a
+deliberate new run (the same input ``python -m pipeline retry`` starts).
 A document that is being processed can be neither deleted nor retried (``409``): its
 execution would write outputs after the delete, or race the retry.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -137,6 +139,16 @@ def delete_document(
     return DeleteResult(key, tuple(outputs), len(versions) if original else None)
 
 
+def rerun_input(bucket: str, status: KeyStatus) -> dict[str, Any]:
+    """Returns the execution input that re-runs the version ``status`` is about."""
+    execution_input: dict[str, Any] = {"bucket": bucket, "key": status.key, "rerun": True}
+    if status.version_id:
+        execution_input["versionId"] = status.version_id
+    if status.etag:
+        execution_input["etag"] = status.etag
+    return execution_input
+
+
 def retry_document(
     s3: S3Client,
     sfn: SFNClient,
@@ -156,7 +168,9 @@ def retry_document(
     _refuse_busy(key, status, "retry")
     started = sfn.start_execution(
         stateMachineArn=settings.state_machine_arn,
-        input=json.dumps({"bucket": settings.trigger_bucket, "key": key, "rerun": True}),
+        # Named as the trigger names executions: the name is the job id of the re-run.
+        name=str(uuid.uuid4()),
+        input=json.dumps(rerun_input(settings.trigger_bucket, status)),
     )
     return {
         "key": key,

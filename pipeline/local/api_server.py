@@ -23,10 +23,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.api.handler import Api
 from functions.api.settings import ApiSettings
+from pipeline.config import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -234,3 +235,38 @@ def local_api(
     if max_input_bytes is not None:
         settings = dataclasses.replace(settings, max_input_bytes=max_input_bytes)
     return Api(s3, sfn, settings)
+
+
+class ServedStack(Protocol):
+    """What :func:`serve_api` needs of a local stack (``pipeline.local.stack.LocalStack``)."""
+
+    @property
+    def s3(self) -> S3Client: ...
+
+    @property
+    def sfn(self) -> SFNClient: ...
+
+    trigger_bucket: str
+    output_bucket: str
+    state_machine_arn: str
+    settings: Settings
+
+
+def serve_api(stack: ServedStack, port: int = 0) -> ApiServer:
+    """Returns the HTTP API of a running local stack, not yet started.
+
+    ``serve`` starts it next to the stack: ``with serve_api(stack, port) as api: ...``;
+    its presigned URLs point at the stack's S3 endpoint, and an upload through them
+    starts an execution as any upload to the trigger bucket does.
+    """
+    api = local_api(
+        stack.s3,
+        stack.sfn,
+        trigger_bucket=stack.trigger_bucket,
+        output_bucket=stack.output_bucket,
+        state_machine_arn=stack.state_machine_arn,
+        trigger_prefix=stack.settings.trigger_prefix,
+        default_profile=stack.settings.default_profile,
+        max_input_bytes=stack.settings.max_input_bytes,
+    )
+    return ApiServer(api.handle, port=port)

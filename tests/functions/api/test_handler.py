@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import urllib.parse
@@ -338,15 +339,28 @@ def test_delete_refuses_busy_documents_and_bad_flags(api: Api) -> None:
 
 def test_retry_starts_a_rerun_execution(api: Api) -> None:
     """This test ensures that POST /documents/{key}/retry answers 202 and starts the
-    state machine with {"bucket", "key", "rerun": true}; unknown keys are 404 and busy
-    ones 409."""
+    state machine with {"bucket", "key", "rerun": true} and the version the status is
+    about, under an execution name of its own; unknown keys are 404 and busy ones 409."""
     key = "inbox/scans/bad.tif"
-    failed(api, key)
+    status_document = failed(api, key)
+    put_status(api, dataclasses.replace(status_document, version_id="v-2", etag="e-2"))
     status, body, _ = call(api, "POST", path_of(key) + "/retry")
     assert status == 202
     assert (body["key"], body["previousState"]) == (key, "failed")
     execution = api.clients.sfn.describe_execution(executionArn=body["execution"])
-    assert json.loads(execution["input"]) == {"bucket": TRIGGER, "key": key, "rerun": True}
+    assert json.loads(execution["input"]) == {
+        "bucket": TRIGGER,
+        "key": key,
+        "rerun": True,
+        "versionId": "v-2",
+        "etag": "e-2",
+    }
+    assert execution["name"] in body["execution"]
+    unversioned = "inbox/plain.pdf"
+    failed(api, unversioned)
+    _, body, _ = call(api, "POST", path_of(unversioned) + "/retry")
+    execution = api.clients.sfn.describe_execution(executionArn=body["execution"])
+    assert json.loads(execution["input"]) == {"bucket": TRIGGER, "key": unversioned, "rerun": True}
 
     assert call(api, "POST", path_of("inbox/none.pdf") + "/retry")[0] == 404
     processing(api, "inbox/busy.pdf")
