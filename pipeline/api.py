@@ -185,6 +185,9 @@ class Api(pulumi.ComponentResource):
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         function_name = f"{name}-api"
+        account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-api-logs",
             name=f"/aws/lambda/{function_name}",
@@ -194,7 +197,10 @@ class Api(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-api-role",
             description="docpipe HTTP API function",
-            assume_role_policy=pulumi.Output.json_dumps(assume_role_policy("lambda.amazonaws.com")),
+            # Only Lambda, only on behalf of this account (confused-deputy guard).
+            assume_role_policy=pulumi.Output.json_dumps(
+                assume_role_policy("lambda.amazonaws.com", account_id)
+            ),
             opts=child,
         )
         policy = aws.iam.RolePolicy(

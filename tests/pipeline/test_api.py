@@ -284,7 +284,14 @@ def test_api_role_has_exactly_its_statements(program: Program) -> pulumi.Output[
             r for r in program.of_type("aws:iam/role:Role") if r.name == "docpipe-dev-api-role"
         )
         trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-        assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+        assert trust == [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            }
+        ]
 
     return pulumi.Output.all(
         g["buckets"]["trigger"].arn, g["buckets"]["output"].arn, g["workflow"].state_machine_arn
