@@ -72,7 +72,7 @@ api = Api(
         state_machine_arn=workflow.state_machine_arn,
     ),
 )
-Operations(
+operations = Operations(
     name,
     OperationsArgs(
         settings=settings,
@@ -92,4 +92,6 @@ pulumi.export("ingestFunction", functions.names["ingest"])
 pulumi.export("transformFunction", functions.names["transform"])
 pulumi.export("compressFunction", functions.names["compress"])
 pulumi.export("deadLetterQueue", workflow.dead_letter_queue_name)
+pulumi.export("alarmTopicArn", operations.topic_arn)
+pulumi.export("dashboardUrl", operations.dashboard_url)
 pulumi.export("apiUrl", api.url)

@@ -31,12 +31,11 @@ from functions.contracts import (
 )
 from functions.failure import report_failure
 from functions.handler import stage_handler
-from functions.logs import StageLogger
+from functions.logs import DocumentMetrics, StageLogger, emit_document_metrics
 from functions.naming import OutputKeys, member_base, outputs_of
 from functions.settings import Settings, load_settings
-from functions.transform import document_folder
 from functions.transient import s3_client
-from functions.workspace import Workspace, read_json, sweep
+from functions.workspace import Workspace, document_folder, read_json, sweep
 
 
 @dataclass
@@ -194,6 +193,7 @@ def compress(
     event: dict[str, Any], s3: Any, settings: Settings, log: StageLogger
 ) -> dict[str, Any]:
     """Compresses and publishes every transformed document of one job."""
+    began = time.monotonic()
     if not settings.output_bucket:
         raise ValueError("OUTPUT_BUCKET is not set")
     state = parse_transform_result(event.get("transform"))
@@ -222,6 +222,19 @@ def compress(
         "documents published",
         extra={"outputs": len(result.outputs), "status": result.status},
     )
+    if result.status == "succeeded":
+        transform_seconds = sum(d.get("seconds", 0.0) for d in transformed["documents"])
+        stages = {"ingest": ingested.get("seconds", 0.0), "transform": transform_seconds}
+        metrics = DocumentMetrics(
+            "succeeded",
+            None,
+            result.pages,
+            result.bytes_in,
+            result.bytes_out,
+            {**stages, "compress": time.monotonic() - began},
+            result.failed_members,
+        )
+        emit_document_metrics(metrics, job=workspace.job, key=state.source.key)
     return result.to_json()
 
 

@@ -3,7 +3,8 @@
 Each contract is a frozen dataclass with ``to_json()`` (the JSON form Step Functions
 carries or S3 stores) and one parse function that checks a raw value and returns the
 dataclass. The handlers, the runner, the CLI and the tests read states and documents
-only through these (docs/ARCHITECTURE.md, "Stage contracts").
+only through these (docs/ARCHITECTURE.md, "Stage contracts"). The published documents'
+contracts live in :mod:`functions.manifests` and are re-exported here.
 
 - :class:`ExecutionInput` (``parse_execution_input``): what starts a job.
 - :class:`Source`: the source object version as ingest resolved and read it.
@@ -21,33 +22,37 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.errors import DocumentError, ErrorCode
+from functions.manifests import (
+    BundleManifest,
+    BundleMember,
+    DocumentManifest,
+    FailureReport,
+    parse_bundle_manifest,
+    parse_document_manifest,
+    parse_failure_report,
+)
+from functions.shapes import ContractError, number, required, text, to_object
 
-
-class ContractError(ValueError):
-    """A value does not have the shape of its contract."""
-
-
-def _object(raw: Any, what: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ContractError(f"{what} is not a JSON object")
-    return raw
-
-
-def _text(raw: dict[str, Any], name: str) -> str | None:
-    value = raw.get(name)
-    return value if isinstance(value, str) and value else None
-
-
-def _required(raw: dict[str, Any], name: str, kind: type, what: str) -> Any:
-    value = raw.get(name)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ContractError(f"{what} has no valid {name!r}")
-    return value
-
-
-def _number(raw: dict[str, Any], name: str) -> int:
-    value = raw.get(name, 0)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+__all__ = [
+    "BundleManifest",
+    "BundleMember",
+    "CompressResult",
+    "ContractError",
+    "DocumentManifest",
+    "ExecutionInput",
+    "FailureReport",
+    "IngestResult",
+    "Source",
+    "TransformResult",
+    "parse_bundle_manifest",
+    "parse_compress_result",
+    "parse_document_manifest",
+    "parse_execution_input",
+    "parse_failure_report",
+    "parse_ingest_result",
+    "parse_source",
+    "parse_transform_result",
+]
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def parse_execution_input(raw: Any) -> ExecutionInput:
     """
     if not isinstance(raw, dict):
         raise DocumentError(ErrorCode.SOURCE_NOT_FOUND, "The execution input is not a JSON object.")
-    bucket, key = _text(raw, "bucket"), _text(raw, "key")
+    bucket, key = text(raw, "bucket"), text(raw, "key")
     if bucket is None or key is None:
         raise DocumentError(
             ErrorCode.SOURCE_NOT_FOUND,
@@ -97,11 +102,11 @@ def parse_execution_input(raw: Any) -> ExecutionInput:
     return ExecutionInput(
         bucket=bucket,
         key=key,
-        version_id=_text(raw, "versionId"),
-        etag=_text(raw, "etag"),
+        version_id=text(raw, "versionId"),
+        etag=text(raw, "etag"),
         size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-        sequencer=_text(raw, "sequencer"),
-        profile=_text(raw, "profile"),
+        sequencer=text(raw, "sequencer"),
+        profile=text(raw, "profile"),
         rerun=raw.get("rerun") is True,
     )
 
@@ -138,16 +143,16 @@ class Source:
 
 def parse_source(raw: Any) -> Source:
     """Reads a ``source`` object."""
-    value = _object(raw, "the source")
+    value = to_object(raw, "the source")
     return Source(
-        bucket=_required(value, "bucket", str, "the source"),
-        key=_required(value, "key", str, "the source"),
-        version_id=_text(value, "versionId"),
-        etag=_text(value, "etag"),
-        size=_number(value, "size"),
-        sequencer=_text(value, "sequencer"),
-        sha256=_text(value, "sha256"),
-        type=_text(value, "type"),
+        bucket=required(value, "bucket", str, "the source"),
+        key=required(value, "key", str, "the source"),
+        version_id=text(value, "versionId"),
+        etag=text(value, "etag"),
+        size=number(value, "size"),
+        sequencer=text(value, "sequencer"),
+        sha256=text(value, "sha256"),
+        type=text(value, "type"),
     )
 
 
@@ -186,17 +191,17 @@ class IngestResult:
 
 def parse_ingest_result(raw: Any) -> IngestResult:
     """Reads Ingest's result."""
-    value = _object(raw, "the ingest result")
+    value = to_object(raw, "the ingest result")
     return IngestResult(
-        job=_required(value, "job", str, "the ingest result"),
+        job=required(value, "job", str, "the ingest result"),
         source=parse_source(value.get("source")),
         duplicate=value.get("duplicate") is True,
         skipped=value.get("skipped") is True,
-        reason=_text(value, "reason"),
-        profile=_text(value, "profile"),
+        reason=text(value, "reason"),
+        profile=text(value, "profile"),
         bundle=value.get("bundle") is True,
-        documents=_number(value, "documents"),
-        manifest=_text(value, "manifest"),
+        documents=number(value, "documents"),
+        manifest=text(value, "manifest"),
     )
 
 
@@ -227,16 +232,16 @@ class TransformResult:
 
 def parse_transform_result(raw: Any) -> TransformResult:
     """Reads Transform's result."""
-    value = _object(raw, "the transform result")
+    value = to_object(raw, "the transform result")
     what = "the transform result"
     return TransformResult(
-        job=_required(value, "job", str, what),
+        job=required(value, "job", str, what),
         source=parse_source(value.get("source")),
-        profile=_required(value, "profile", str, what),
+        profile=required(value, "profile", str, what),
         bundle=value.get("bundle") is True,
-        documents=_number(value, "documents"),
-        failed_members=_number(value, "failed_members"),
-        manifest=_required(value, "manifest", str, what),
+        documents=number(value, "documents"),
+        failed_members=number(value, "failed_members"),
+        manifest=required(value, "manifest", str, what),
     )
 
 
@@ -269,183 +274,15 @@ class CompressResult:
 
 def parse_compress_result(raw: Any) -> CompressResult:
     """Reads a job's result."""
-    value = _object(raw, "the compress result")
+    value = to_object(raw, "the compress result")
     outputs = value.get("outputs") or []
     return CompressResult(
-        job=_required(value, "job", str, "the compress result"),
-        status=_required(value, "status", str, "the compress result"),
+        job=required(value, "job", str, "the compress result"),
+        status=required(value, "status", str, "the compress result"),
         outputs=tuple(str(key) for key in outputs),
-        bytes_in=_number(value, "bytes_in"),
-        bytes_out=_number(value, "bytes_out"),
-        pages=_number(value, "pages"),
-        documents=_number(value, "documents"),
-        failed_members=_number(value, "failed_members"),
-    )
-
-
-@dataclass(frozen=True)
-class DocumentManifest:
-    """``processed/S.json``: one published document, written after its PDF and text."""
-
-    source: dict[str, Any]
-    output: dict[str, Any]
-    profile: str
-    ratio: float | None
-    compression: dict[str, Any]
-    timings: dict[str, float]
-    warnings: tuple[str, ...]
-    facts: dict[str, Any]
-    job: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The manifest as published."""
-        return {
-            "source": self.source,
-            "output": self.output,
-            "profile": self.profile,
-            "ratio": self.ratio,
-            "compression": self.compression,
-            "timings": self.timings,
-            "warnings": list(self.warnings),
-            "facts": self.facts,
-            "job": self.job,
-        }
-
-
-def parse_document_manifest(raw: Any) -> DocumentManifest:
-    """Reads a published document manifest."""
-    value = _object(raw, "the manifest")
-    what = "the manifest"
-    output = _object(value.get("output"), "the manifest's output")
-    _required(output, "key", str, "the manifest's output")
-    ratio = value.get("ratio")
-    return DocumentManifest(
-        source=_object(value.get("source"), "the manifest's source"),
-        output=output,
-        profile=_required(value, "profile", str, what),
-        ratio=float(ratio) if isinstance(ratio, (int, float)) else None,
-        compression=_object(value.get("compression", {}), "the manifest's compression"),
-        timings=_object(value.get("timings", {}), "the manifest's timings"),
-        warnings=tuple(str(w) for w in value.get("warnings") or ()),
-        facts=_object(value.get("facts", {}), "the manifest's facts"),
-        job=_required(value, "job", str, what),
-    )
-
-
-@dataclass(frozen=True)
-class BundleMember:
-    """One member in a bundle manifest."""
-
-    name: str
-    status: str
-    outputs: tuple[str, ...] = ()
-    error: dict[str, str] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The member as listed in the bundle manifest."""
-        return {
-            "name": self.name,
-            "status": self.status,
-            "outputs": list(self.outputs),
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class BundleManifest:
-    """A bundle's ``processed/S.json``, written after every member's outputs."""
-
-    source: dict[str, Any]
-    profile: str
-    members: tuple[BundleMember, ...]
-    bytes_in: int
-    bytes_out: int
-    pages: int
-    job: str
-
-    @property
-    def succeeded(self) -> int:
-        """Members published."""
-        return sum(1 for member in self.members if member.status == "succeeded")
-
-    def to_json(self) -> dict[str, Any]:
-        """The bundle manifest as published."""
-        return {
-            "source": self.source,
-            "profile": self.profile,
-            "members": [member.to_json() for member in self.members],
-            "succeeded": self.succeeded,
-            "failed": len(self.members) - self.succeeded,
-            "bytes_in": self.bytes_in,
-            "bytes_out": self.bytes_out,
-            "pages": self.pages,
-            "job": self.job,
-        }
-
-
-def parse_bundle_manifest(raw: Any) -> BundleManifest:
-    """Reads a published bundle manifest."""
-    value = _object(raw, "the bundle manifest")
-    members = value.get("members")
-    if not isinstance(members, list):
-        raise ContractError("the bundle manifest has no members")
-    parsed = []
-    for member in members:
-        entry = _object(member, "a bundle member")
-        error = entry.get("error")
-        parsed.append(
-            BundleMember(
-                name=_required(entry, "name", str, "a bundle member"),
-                status=_required(entry, "status", str, "a bundle member"),
-                outputs=tuple(str(key) for key in entry.get("outputs") or ()),
-                error=error if isinstance(error, dict) else None,
-            )
-        )
-    return BundleManifest(
-        source=_object(value.get("source"), "the bundle manifest's source"),
-        profile=_required(value, "profile", str, "the bundle manifest"),
-        members=tuple(parsed),
-        bytes_in=_number(value, "bytes_in"),
-        bytes_out=_number(value, "bytes_out"),
-        pages=_number(value, "pages"),
-        job=_required(value, "job", str, "the bundle manifest"),
-    )
-
-
-@dataclass(frozen=True)
-class FailureReport:
-    """``failed/S.json``: why a document failed, in a code and a sentence."""
-
-    source: dict[str, Any]
-    stage: str
-    code: str
-    message: str
-    job: str
-    time: str
-    execution: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The report as published."""
-        return {
-            "source": self.source,
-            "stage": self.stage,
-            "error": {"code": self.code, "message": self.message},
-            "execution": self.execution,
-            "job": self.job,
-            "time": self.time,
-        }
-
-
-def parse_failure_report(raw: Any) -> FailureReport:
-    """Reads a published failure report."""
-    value = _object(raw, "the failure report")
-    error = _object(value.get("error"), "the failure report's error")
-    return FailureReport(
-        source=_object(value.get("source", {}), "the failure report's source"),
-        stage=str(value.get("stage", "unknown")),
-        code=_required(error, "code", str, "the failure report's error"),
-        message=_required(error, "message", str, "the failure report's error"),
-        job=str(value.get("job", "")),
-        time=str(value.get("time", "")),
-        execution=_text(value, "execution"),
+        bytes_in=number(value, "bytes_in"),
+        bytes_out=number(value, "bytes_out"),
+        pages=number(value, "pages"),
+        documents=number(value, "documents"),
+        failed_members=number(value, "failed_members"),
     )

@@ -21,7 +21,7 @@ from functions.commit import SourceVersion, key_commit, now_iso
 from functions.contracts import FailureReport
 from functions.errors import ErrorCode
 from functions.handler import internal_error_message
-from functions.logs import StageLogger
+from functions.logs import DocumentMetrics, StageLogger, emit_document_metrics
 from functions.naming import FAILED, encode_segment, outputs_of
 from functions.settings import Settings
 from functions.status import StatusError
@@ -187,4 +187,5 @@ def report_failure(
     log.bind(key=source.get("key")).info(
         "failure reported", extra={"code": code.value, "report": report_key}
     )
+    emit_document_metrics(DocumentMetrics("failed", code.value), job=job, key=source.get("key"))
     return {"code": code.value, "message": message, "report": report_key}

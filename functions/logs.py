@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass, field
 from typing import Any
 
 LOGGER_NAME = "docpipe"
@@ -66,3 +67,86 @@ class StageLogger(logging.LoggerAdapter[logging.Logger]):
     def bind(self, **fields: Any) -> StageLogger:
         """Returns a logger with ``fields`` added to the ones already attached."""
         return StageLogger(self.logger, {**(self.extra or {}), **fields})
+
+
+# CloudWatch embedded metric format (EMF): one JSON line per document, which CloudWatch
+# Logs turns into metrics in this namespace with no API call (docs/ARCHITECTURE.md,
+# "Metrics and alarms"). The Pulumi program's alarms and dashboard read these names.
+METRICS_NAMESPACE = "docpipe"
+DOCUMENTS_METRIC = "Documents"
+STAGE_METRIC_SUFFIX = "Seconds"
+
+
+@dataclass(frozen=True)
+class DocumentMetrics:
+    """What one document's end is counted as.
+
+    Attributes:
+        outcome: ``succeeded`` or ``failed``.
+        error_code: The failure's code (``failed`` only).
+        pages: Pages published.
+        bytes_in: Source bytes.
+        bytes_out: Published PDF bytes.
+        stage_seconds: Stage name (``ingest``, ``transform``, ``compress``) -> seconds.
+        failed_members: Bundle members that failed (the bundle succeeds).
+    """
+
+    outcome: str
+    error_code: str | None = None
+    pages: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    stage_seconds: Mapping[str, float] = field(default_factory=dict)
+    failed_members: int = 0
+
+
+def _directive(dimensions: list[list[str]], metrics: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "Namespace": METRICS_NAMESPACE,
+        "Dimensions": dimensions,
+        "Metrics": [{"Name": name, "Unit": unit} for name, unit in metrics.items()],
+    }
+
+
+def metrics_document(
+    metrics: DocumentMetrics, timestamp_ms: int, **properties: Any
+) -> dict[str, Any]:
+    """Returns the EMF document of one document's end (a JSON object for one log line).
+
+    ``Documents`` is counted by ``Outcome`` and, for a failure, by ``ErrorCode``; pages,
+    bytes and stage durations (``IngestSeconds``...) have no dimension. ``properties``
+    (job, key) ride along as plain fields, searchable in Logs Insights.
+    """
+    counted = [["Outcome"], ["ErrorCode"]] if metrics.error_code else [["Outcome"]]
+    values: dict[str, Any] = {"Outcome": metrics.outcome, DOCUMENTS_METRIC: 1}
+    directives = [_directive(counted, {DOCUMENTS_METRIC: "Count"})]
+    if metrics.error_code:
+        values["ErrorCode"] = metrics.error_code
+    if metrics.outcome == "succeeded":
+        sizes = {"Pages": "Count", "BytesIn": "Bytes", "BytesOut": "Bytes"}
+        sizes["FailedMembers"] = "Count"
+        values.update(
+            Pages=metrics.pages,
+            BytesIn=metrics.bytes_in,
+            BytesOut=metrics.bytes_out,
+            FailedMembers=metrics.failed_members,
+        )
+        for stage, seconds in metrics.stage_seconds.items():
+            name = f"{stage.capitalize()}{STAGE_METRIC_SUFFIX}"
+            sizes[name] = "Seconds"
+            values[name] = round(seconds, 3)
+        directives.append(_directive([[]], sizes))
+    return {
+        "_aws": {"Timestamp": timestamp_ms, "CloudWatchMetrics": directives},
+        "message": "document metrics",
+        **properties,
+        **values,
+    }
+
+
+def emit_document_metrics(metrics: DocumentMetrics, **properties: Any) -> None:
+    """Writes one document's EMF line to stdout (its own line, as Powertools does, so
+    that CloudWatch reads ``_aws`` at the top level whatever the log format)."""
+    line = json.dumps(metrics_document(metrics, int(time.time() * 1000), **properties))
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()

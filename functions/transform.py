@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 from functions.contracts import TransformResult, parse_ingest_result
@@ -19,16 +18,7 @@ from functions.errors import DocumentError
 from functions.handler import stage_handler
 from functions.logs import StageLogger
 from functions.settings import Settings, load_settings
-from functions.workspace import Workspace, read_json, write_json
-
-
-def document_folder(directory: Path, index: int, bundle: bool) -> Path:
-    """Where a stage writes document ``index``: the stage folder, or one folder a member.
-
-    The name comes from the position alone, never from a manifest, so that nothing read
-    from the workspace can point a stage's output elsewhere.
-    """
-    return directory / f"{index:04d}" if bundle else directory
+from functions.workspace import Workspace, document_folder, read_json, write_json
 
 
 def transform(event: dict[str, Any], settings: Settings, log: StageLogger) -> dict[str, Any]:

@@ -124,6 +124,15 @@ class Workspace:
         shutil.rmtree(self.job_dir, ignore_errors=True)
 
 
+def document_folder(directory: Path, index: int, bundle: bool) -> Path:
+    """Where a stage writes document ``index``: the stage folder, or one folder a member.
+
+    The name comes from the position alone, never from a manifest, so that nothing read
+    from the workspace can point a stage's output elsewhere.
+    """
+    return directory / f"{index:04d}" if bundle else directory
+
+
 @contextlib.contextmanager
 def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Opens a temporary file beside ``path`` and renames it into place on success.

@@ -4,3 +4,5 @@ Modules that only describe the pipeline (the state machine definition, the trigg
 input mapping, the packaging) import neither pulumi nor AWS clients, so the local runner
 and the tests use exactly what `pulumi up` deploys.
 """
+
+__version__ = "0.1.0"  # pyproject.toml's version (tests/pipeline/test_cli.py checks it)

@@ -8,6 +8,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from functions.logs import DOCUMENTS_METRIC, METRICS_NAMESPACE
+from pipeline import monitoring
 from pipeline.config import Settings
 
 FIVE_MINUTES = 300
@@ -72,18 +74,24 @@ class Operations(pulumi.ComponentResource):
     """Alarms to an encrypted SNS topic, with an optional e-mail subscription.
 
     Creates a KMS key (and alias) for the topic, the topic, an e-mail subscription when
-    ``alarmEmail`` is set, and alarms on: failed and timed-out executions; each function's
-    errors and throttles; the file system holding more than ``efsStorageAlarmGib`` (a
-    sign that workspaces are not being removed); events in the trigger's dead-letter
-    queue. Every alarm notifies the topic when it fires and when it clears.
+    ``alarmEmail`` is set, and alarms on what an operator must act on, never on a user's
+    bad document: documents failed with a paged code (``INTERNAL_ERROR``,
+    ``PROCESSING_TIMEOUT``, ``INFRASTRUCTURE_UNAVAILABLE``; from the functions' EMF
+    metrics, see :mod:`pipeline.monitoring`); timed-out executions; each function's
+    throttles; the file system holding more than ``efsStorageAlarmGib`` (a sign that
+    workspaces are not being removed); events in the trigger's dead-letter queue. Every
+    alarm notifies the topic when it fires and when it clears. Also creates a CloudWatch
+    dashboard of the document metrics, throttles, dead letters and alarms.
 
     Attributes:
         topic_arn: The alarm topic.
         alarm_names: The alarms' names.
+        dashboard_url: The dashboard's console URL.
     """
 
     topic_arn: pulumi.Output[str]
     alarm_names: list[pulumi.Output[str]]
+    dashboard_url: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: OperationsArgs, opts: pulumi.ResourceOptions | None = None
@@ -148,13 +156,16 @@ class Operations(pulumi.ComponentResource):
         machine = {"StateMachineArn": args.state_machine_arn}
         alarms = [
             alarm(
-                "executions-failed",
-                "A document ended FAILED: failed/<key>.json in the output bucket says why",
-                namespace="AWS/States",
-                metric="ExecutionsFailed",
-                dimensions=machine,
+                f"documents-{code.lower().replace('_', '-')}",
+                description,
+                namespace=METRICS_NAMESPACE,
+                metric=DOCUMENTS_METRIC,
+                dimensions={"ErrorCode": code},
                 threshold=1,
-            ),
+            )
+            for code, description in monitoring.PAGED_CODES.items()
+        ]
+        alarms += [
             alarm(
                 "executions-timed-out",
                 "A pipeline execution timed out",
@@ -166,16 +177,6 @@ class Operations(pulumi.ComponentResource):
         ]
         for stage, function_name in args.function_names.items():
             dimensions: dict[str, pulumi.Input[str]] = {"FunctionName": function_name}
-            alarms.append(
-                alarm(
-                    f"{stage}-errors",
-                    f"The {stage} function failed",
-                    namespace="AWS/Lambda",
-                    metric="Errors",
-                    dimensions=dimensions,
-                    threshold=1,
-                )
-            )
             alarms.append(
                 alarm(
                     f"{stage}-throttles",
@@ -209,6 +210,29 @@ class Operations(pulumi.ComponentResource):
                 statistic="Maximum",
             )
         )
+        region = aws.get_region_output(opts=invoke).region
+        body = monitoring.dashboard_body(
+            region,
+            args.function_names,
+            args.state_machine_arn,
+            args.dead_letter_queue_name,
+            [a.arn for a in alarms],
+        )
+        dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard",
+            dashboard_name=name,
+            dashboard_body=pulumi.Output.json_dumps(body),
+            opts=child,
+        )
         self.topic_arn = topic.arn
         self.alarm_names = [a.name for a in alarms]
-        self.register_outputs({"topicArn": self.topic_arn, "alarmNames": self.alarm_names})
+        self.dashboard_url = pulumi.Output.all(region, dashboard.dashboard_name).apply(
+            lambda values: monitoring.dashboard_url(values[0], values[1])
+        )
+        self.register_outputs(
+            {
+                "topicArn": self.topic_arn,
+                "alarmNames": self.alarm_names,
+                "dashboardUrl": self.dashboard_url,
+            }
+        )

@@ -1,4 +1,5 @@
-"""How an S3 "Object Created" event becomes an execution input (DESIGN section 3).
+"""How an S3 "Object Created" event becomes an execution input (docs/ARCHITECTURE.md,
+"Execution input").
 
 The Pulumi program deploys :func:`event_pattern` and :data:`INPUT_PATHS` /
 :data:`INPUT_TEMPLATE` as the EventBridge rule and its input transformer. moto's

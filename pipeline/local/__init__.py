@@ -1,8 +1,14 @@
-"""The local runner: the deployed pipeline on one machine, with moto and local workers.
+"""The local stack: the deployed pipeline on one machine, with moto and local workers.
 
-- :mod:`pipeline.local.runner` sets up moto's S3, Lambda and Step Functions as
-  ``pulumi up`` would, starts executions and collects the results (:func:`run`).
-- :mod:`pipeline.local.invoker` runs Lambda invocations in warm worker processes.
-- :mod:`pipeline.local.worker` is the worker process itself (standard library only).
-- :mod:`pipeline.local.moto_hooks` is the one place that touches moto's internals.
+- :mod:`pipeline.local.stack`: :class:`~pipeline.local.stack.LocalStack`, what ``pulumi
+  up`` creates, kept up in a moto server on 127.0.0.1 (``serve``, ``run`` and the tests
+  use it).
+- :mod:`pipeline.local.deploy`: creates the buckets, functions and state machine in moto.
+- :mod:`pipeline.local.events`: the trigger rule (new object -> execution input).
+- :mod:`pipeline.local.lambdas`, :mod:`pipeline.local.invoker`: Lambda invocations in
+  warm worker processes (:mod:`pipeline.local.worker`, standard library only).
+- :mod:`pipeline.local.moto_hooks`: the one place that touches moto's internals.
+- :mod:`pipeline.local.inputs`, :mod:`pipeline.local.execution`,
+  :mod:`pipeline.local.results`, :mod:`pipeline.local.runner`: ``python -m pipeline
+  run`` (files in, executions followed, summary out).
 """

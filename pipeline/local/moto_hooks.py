@@ -1,7 +1,8 @@
 """Every place where the local runner reaches into moto's internals, in one module.
 
-Written against moto 5.2 (``requirements-dev.txt`` pins ``>=5.2.1,<5.3``); what it relies
-on, checked when moving to another moto series:
+Written against moto 5.2 (``requirements-dev.txt`` pins ``>=5.2.3,<5.3``: 5.2.1 and 5.2.2
+fail concurrent StartExecution calls); what it relies on, checked when moving to another
+moto series:
 
 - ``moto.server.ThreadedMotoServer`` serves moto's in-process backends over HTTP, so that
   the worker processes (which cannot see this process's mock) reach the same S3.
@@ -16,6 +17,12 @@ on, checked when moving to another moto series:
   to the runner's :class:`Invoker`. Setting the header ``x-amz-function-error`` makes
   the Invoke API report a ``FunctionError``; raising a ``JsonRESTError`` makes it answer
   with that error code, which the interpreter turns into ``Lambda.<code>``.
+- ``moto.s3.notifications.send_event(account_id, event_name, bucket, key)`` is called by
+  the S3 backend after every PutObject, POST upload, CopyObject and
+  CompleteMultipartUpload (``event_name`` ``s3:ObjectCreated:*``), with the bucket and the
+  new key version (``name``, ``size``, ``etag``, ``version_id``). It is wrapped here to
+  tell the local stack's EventBridge (:mod:`pipeline.local.events`) about new objects,
+  since moto's EventBridge does not deliver to Step Functions.
 - ``moto.moto_api._internal.models.moto_api_backend.reset()`` empties every backend.
 """
 
@@ -25,13 +32,15 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
 from moto.moto_api._internal.models import moto_api_backend
+from moto.s3 import notifications as s3_notifications
 from moto.server import ThreadedMotoServer
 
 from pipeline.local.invoker import InvocationResult
@@ -50,6 +59,52 @@ class Invoker(Protocol):
     def invoke(self, function_arn: str, payload: str) -> InvocationResult:
         """Runs the function named by ``function_arn`` with ``payload`` (JSON text)."""
         ...
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    """A new object version in a moto bucket, as S3 tells EventBridge about it.
+
+    Attributes:
+        reason: ``PutObject``, ``PostObject``, ``CopyObject`` or
+            ``CompleteMultipartUpload`` (the event's ``detail.reason``).
+    """
+
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    version_id: str | None
+    reason: str
+
+
+ObjectListener = Callable[[ObjectCreated], None]
+_REASONS = {
+    "s3:ObjectCreated:Put": "PutObject",
+    "s3:ObjectCreated:Post": "PostObject",
+    "s3:ObjectCreated:Copy": "CopyObject",
+    "s3:ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
+}
+
+
+def _notify_through(original: Any, listener: ObjectListener) -> Any:
+    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        reason = _REASONS.get(str(getattr(event_name, "value", event_name)))
+        if reason is not None:
+            version = key.version_id if key.version_id not in (None, "null") else None
+            listener(
+                ObjectCreated(
+                    bucket=bucket.name,
+                    key=key.name,
+                    size=int(key.size),
+                    etag=str(key.etag).strip('"'),
+                    version_id=version,
+                    reason=reason,
+                )
+            )
+        original(account_id, event_name, bucket, key)
+
+    return send_event
 
 
 class LambdaServiceError(JsonRESTError):
@@ -86,8 +141,16 @@ def _invoke_through(invoker: Invoker) -> Any:
 
 
 @contextlib.contextmanager
-def moto_server(invoker: Invoker) -> Iterator[str]:
+def moto_server(
+    invoker: Invoker, on_object_created: ObjectListener | None = None, port: int = 0
+) -> Iterator[str]:
     """Runs moto as a local HTTP server whose Lambda invocations go to ``invoker``.
+
+    Args:
+        invoker: Runs the Lambda invocations.
+        on_object_created: Called (in the server's request thread, so it must return
+            quickly) with every object created in any bucket.
+        port: The port on 127.0.0.1 to listen on (0: a free one).
 
     Yields:
         The endpoint URL (``http://127.0.0.1:<port>``) for boto3 clients, in this process
@@ -105,7 +168,8 @@ def moto_server(invoker: Invoker) -> Iterator[str]:
     saved_port = os.environ.get("MOTO_PORT")
     saved_levels = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
     original_invoke = LambdaFunction.invoke
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    original_send_event = s3_notifications.send_event
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     completed = False
     try:
         moto_api_backend.reset()
@@ -116,6 +180,8 @@ def moto_server(invoker: Invoker) -> Iterator[str]:
         # (the other one answers canned responses); Docker itself is never started.
         default_user_config["lambda"] = {"use_docker": True}
         LambdaFunction.invoke = _invoke_through(invoker)  # type: ignore[method-assign]
+        if on_object_created is not None:
+            s3_notifications.send_event = _notify_through(original_send_event, on_object_created)
         server.start()
         host, port = server.get_host_and_port()
         os.environ["MOTO_PORT"] = str(port)
@@ -125,6 +191,7 @@ def moto_server(invoker: Invoker) -> Iterator[str]:
         with contextlib.suppress(AssertionError, AttributeError):
             server.stop()  # raises if start() never got as far as creating the thread
         LambdaFunction.invoke = original_invoke  # type: ignore[method-assign]
+        s3_notifications.send_event = original_send_event
         default_user_config["stepfunctions"] = saved_config["stepfunctions"]  # type: ignore[typeddict-item]
         default_user_config["lambda"] = saved_config["lambda"]  # type: ignore[typeddict-item]
         if saved_port is None:

@@ -18,7 +18,7 @@ from tests.jobs import Job, assert_clean, assert_consistent, output_keys, status
 
 
 def test_a_published_version_is_claimed_once(tmp_path: Path) -> None:
-    """This test ensures that a done claim turns later jobs away unless they ask to rerun."""
+    """A done claim turns later jobs away unless they ask to rerun."""
     assert acquire(tmp_path, "d", "job-a") is Claimed.CLAIMED
     assert acquire(tmp_path, "d", "job-a") is Claimed.CLAIMED, "a retried ingest keeps it"
     assert acquire(tmp_path, "d", "job-b") is Claimed.BUSY
@@ -31,7 +31,7 @@ def test_a_published_version_is_claimed_once(tmp_path: Path) -> None:
 
 
 def test_failed_and_abandoned_claims_are_taken_over(tmp_path: Path) -> None:
-    """This test ensures that a failed claim, or one whose lease ran out, is claimed again."""
+    """A failed claim, or one whose lease ran out, is claimed again."""
     acquire(tmp_path, "f", "job-a")
     settle(tmp_path, "f", "job-a", "failed")
     assert acquire(tmp_path, "f", "job-b") is Claimed.CLAIMED
@@ -43,7 +43,7 @@ def test_failed_and_abandoned_claims_are_taken_over(tmp_path: Path) -> None:
 
 
 def test_one_generation_is_linked_once(tmp_path: Path) -> None:
-    """This test ensures that of two jobs taking over the same claim, exactly one wins."""
+    """Of two jobs taking over the same claim, exactly one wins."""
     path = tmp_path / "0000000002"
     assert write_new(path, {"job": "a"})
     assert not write_new(path, {"job": "b"})
@@ -54,7 +54,7 @@ def test_one_generation_is_linked_once(tmp_path: Path) -> None:
 def test_a_full_disk_never_leaves_an_empty_claim(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """This test ensures that a claim whose write fails leaves no file, so the version is
+    """A claim whose write fails leaves no file, so the version is
     claimable again."""
 
     def full(fd: int) -> None:
@@ -69,7 +69,7 @@ def test_a_full_disk_never_leaves_an_empty_claim(
 
 
 def test_a_key_lock_is_exclusive_and_freed(tmp_path: Path) -> None:
-    """This test ensures that a second job waits for a key's lock and gets it once freed."""
+    """A second job waits for a key's lock and gets it once freed."""
     with key_lock(tmp_path, "k", "job-a"):
         with pytest.raises(claims.LockBusyError), key_lock(tmp_path, "k", "job-b", wait=0):
             pass
@@ -81,7 +81,7 @@ def test_a_key_lock_is_exclusive_and_freed(tmp_path: Path) -> None:
 
 
 def test_a_duplicate_of_a_published_version_does_nothing(s3: Any, mount: Path) -> None:
-    """This test ensures that a second execution of a published version ends as a
+    """A second execution of a published version ends as a
     duplicate and publishes nothing again."""
     event = upload(s3, "dup.pdf", docgen.text_pdf(1))
     assert Job("job-1", event).run().ended == "succeeded"
@@ -96,7 +96,7 @@ def test_a_duplicate_of_a_published_version_does_nothing(s3: Any, mount: Path) -
 def test_a_rerun_after_a_crash_processes_the_version(
     s3: Any, mount: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """This test ensures that after a job crashed, a re-run with just bucket and key
+    """After a job crashed, a re-run with just bucket and key
     processes the same version and replaces the failure report."""
     real = normalise_module.normalise
 
@@ -117,7 +117,7 @@ def test_a_rerun_after_a_crash_processes_the_version(
 
 
 def test_rerun_true_reprocesses_a_published_version_on_purpose(s3: Any, mount: Path) -> None:
-    """This test ensures that {"rerun": true} processes a published version again, here
+    """{"rerun": true} processes a published version again, here
     with another profile, and the status names the new job."""
     event = upload(s3, "again.pdf", docgen.text_pdf(1))
     Job("job-1", event).run()

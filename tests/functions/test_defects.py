@@ -20,7 +20,7 @@ from tests.jobs import Job, assert_clean, body, output_keys, status, upload
 
 
 def test_an_invalid_bucket_name_is_source_not_found(s3: Any, mount: Path) -> None:
-    """This test ensures that a bucket name S3 would never accept names no object."""
+    """A bucket name S3 would never accept names no object."""
     job = Job("job-b", {"bucket": "Not_A..Bucket!", "key": "a.pdf"}).run()
     assert job.ended == "failed"
     assert job.result["code"] == "SOURCE_NOT_FOUND"
@@ -30,7 +30,7 @@ def test_an_invalid_bucket_name_is_source_not_found(s3: Any, mount: Path) -> Non
 
 
 def test_an_encoded_key_with_only_an_etag_finds_the_object_it_names(s3: Any, mount: Path) -> None:
-    """This test ensures that when both the literal and the decoded key exist, the ETag in
+    """When both the literal and the decoded key exist, the ETag in
     the event picks the right one."""
     named = docgen.text_pdf(["the decoded key"])
     s3.put_object(Bucket=TRIGGER_BUCKET, Key="a+b.pdf", Body=docgen.text_pdf(["the literal"]))
@@ -43,7 +43,7 @@ def test_an_encoded_key_with_only_an_etag_finds_the_object_it_names(s3: Any, mou
 
 
 def test_a_console_folder_marker_is_skipped_without_garbage(s3: Any, mount: Path) -> None:
-    """This test ensures that the console's empty `inbox/` object ends quietly: no report,
+    """The console's empty `inbox/` object ends quietly: no report,
     no status, nothing published."""
     job = Job("job-f", upload(s3, "inbox/", b"")).run()
     assert job.ended == "skipped"
@@ -53,14 +53,14 @@ def test_a_console_folder_marker_is_skipped_without_garbage(s3: Any, mount: Path
 
 
 def test_an_empty_file_is_still_an_empty_document(s3: Any, mount: Path) -> None:
-    """This test ensures that only a key ending in a slash is a folder marker."""
+    """Only a key ending in a slash is a folder marker."""
     job = Job("job-z", upload(s3, "inbox/empty.pdf", b"")).run()
     assert job.result["code"] == "EMPTY_DOCUMENT"
     assert "failed/inbox/empty.pdf.json" in output_keys(s3)
 
 
 def test_transform_ignores_paths_planted_in_the_manifest(s3: Any, mount: Path) -> None:
-    """This test ensures that a slot or path in ingest's manifest cannot send transform's
+    """A slot or path in ingest's manifest cannot send transform's
     output, or its input, outside the job."""
     bundle = docgen.zip_bundle({"a.pdf": docgen.text_pdf(1)})
     state = ingest.handler({"input": upload(s3, "b.zip", bundle), "job": "job-t"}, None)
@@ -85,7 +85,7 @@ def flat_scan_bmp() -> bytes:
 
 
 def test_a_flat_white_scan_in_a_bundle_is_not_a_zip_bomb(s3: Any, mount: Path) -> None:
-    """This test ensures that a 360 KB BMP deflated over 200 times is unpacked and published."""
+    """A 360 KB BMP deflated over 200 times is unpacked and published."""
     scan = flat_scan_bmp()
     assert len(scan) > 350_000
     job = Job("job-w", upload(s3, "scans.zip", docgen.zip_bundle({"white.bmp": scan}))).run()
@@ -94,7 +94,7 @@ def test_a_flat_white_scan_in_a_bundle_is_not_a_zip_bomb(s3: Any, mount: Path) -
 
 
 def test_a_bundle_with_two_entries_of_one_name_is_refused(s3: Any, mount: Path) -> None:
-    """This test ensures that duplicate entry names (which would share outputs) are refused."""
+    """Duplicate entry names (which would share outputs) are refused."""
     data = io.BytesIO()
     import warnings
     import zipfile
@@ -110,7 +110,7 @@ def test_a_bundle_with_two_entries_of_one_name_is_refused(s3: Any, mount: Path) 
 
 @pytest.mark.parametrize("size", [1014, 1020, 1024])
 def test_keys_near_the_s3_limit_get_outputs_and_reports(s3: Any, mount: Path, size: int) -> None:
-    """This test ensures that keys of 1,014 bytes and more publish and report normally."""
+    """Keys of 1,014 bytes and more publish and report normally."""
     good = "g" * (size - 4) + ".pdf"
     bad = "b" * (size - 4) + ".pdf"
     assert Job("job-g", upload(s3, good, docgen.text_pdf(1))).run().ended == "succeeded"
@@ -124,7 +124,7 @@ def test_keys_near_the_s3_limit_get_outputs_and_reports(s3: Any, mount: Path, si
 
 @pytest.mark.parametrize("job", ["rerun.v2", "a+b", "naïve-run", "..", "x" * 80])
 def test_every_execution_name_runs_the_whole_pipeline(s3: Any, mount: Path, job: str) -> None:
-    """This test ensures that execution names beyond [A-Za-z0-9_-] work in every stage and
+    """Execution names beyond [A-Za-z0-9_-] work in every stage and
     in the failure step."""
     assert Job(job, upload(s3, f"{job}.pdf", docgen.text_pdf(1))).run().ended == "succeeded"
     failed = Job(job, upload(s3, f"{job}-bad.pdf", b"%PDF-1.7\n\x00junk")).run()

@@ -64,7 +64,7 @@ def fail_fsync_under(monkeypatch: pytest.MonkeyPatch, part: str, code: int) -> N
 
 @pytest.mark.slow
 def test_three_slowdowns_in_a_row_are_absorbed_by_the_client(s3: Any, mount: Path) -> None:
-    """This test ensures that S3 answering 503 SlowDown three times is retried by the
+    """S3 answering 503 SlowDown three times is retried by the
     adaptive client and the document is published once."""
     data = docgen.text_pdf(1)
     event = upload(s3, "slow.pdf", data)
@@ -80,7 +80,7 @@ def test_three_slowdowns_in_a_row_are_absorbed_by_the_client(s3: Any, mount: Pat
 @pytest.mark.slow
 @pytest.mark.usefixtures("few_s3_attempts")
 def test_s3_down_is_infrastructure_unavailable_and_a_rerun_processes(s3: Any, mount: Path) -> None:
-    """This test ensures that S3 failing beyond the retries ends with
+    """S3 failing beyond the retries ends with
     INFRASTRUCTURE_UNAVAILABLE, a sentence an operator can act on, and a working re-run."""
     data = docgen.text_pdf(1)
     event = upload(s3, "down.pdf", data)
@@ -98,7 +98,7 @@ def test_s3_down_is_infrastructure_unavailable_and_a_rerun_processes(s3: Any, mo
 
 
 def test_a_broken_download_stream_is_retried(s3: Any, mount: Path) -> None:
-    """This test ensures that a download cut mid-stream fails the attempt as
+    """A download cut mid-stream fails the attempt as
     INFRASTRUCTURE_UNAVAILABLE and the state machine's retry of ingest succeeds."""
     data = docgen.text_pdf(3)
     event = upload(s3, "cut.pdf", data)
@@ -114,7 +114,7 @@ def test_a_broken_download_stream_is_retried(s3: Any, mount: Path) -> None:
 def test_compress_killed_mid_publish_leaves_no_half_bundle(
     s3: Any, mount: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """This test ensures that when compress dies after publishing some members of a bundle
+    """When compress dies after publishing some members of a bundle
     (holding the key's lock), the failure step removes them, and a re-run publishes all."""
     members = {f"m{n}.pdf": docgen.text_pdf(1) for n in range(3)}
     data = docgen.zip_bundle(members)
@@ -152,7 +152,7 @@ def test_compress_killed_mid_publish_leaves_no_half_bundle(
 def test_transform_killed_mid_write_reports_and_cleans_up(
     s3: Any, mount: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """This test ensures that a transform dying with a half-written PDF ends with one
+    """A transform dying with a half-written PDF ends with one
     report, no workspace, and a re-run that publishes."""
 
     def dies_mid_write(src: Path, kind: str, out_dir: Path, limits: Any) -> Any:
@@ -176,7 +176,7 @@ def test_transform_killed_mid_write_reports_and_cleans_up(
 def test_a_failing_mount_is_infrastructure_unavailable(
     s3: Any, mount: Path, monkeypatch: pytest.MonkeyPatch, stage: str, code: int
 ) -> None:
-    """This test ensures that a full or failing file system is reported as
+    """A full or failing file system is reported as
     INFRASTRUCTURE_UNAVAILABLE naming the error, leaves no empty claim, and re-runs."""
     data = docgen.text_pdf(1)
     event = upload(s3, "full.pdf", data)
@@ -195,7 +195,7 @@ def test_a_failing_mount_is_infrastructure_unavailable(
 
 @pytest.mark.usefixtures("few_s3_attempts")
 def test_the_failure_step_retries_until_its_report_is_written(s3: Any, mount: Path) -> None:
-    """This test ensures that a throttled output bucket fails the failure step's attempt,
+    """A throttled output bucket fails the failure step's attempt,
     keeps only what its retry needs, and the retry writes the report and cleans up."""
     event = upload(s3, "bad.pdf", b"%PDF-1.7\n\x00junk")
     job = Job("job-b", event)

@@ -31,7 +31,7 @@ COLLIDING_PAIRS = [
 
 @pytest.mark.parametrize(("first", "second"), COLLIDING_PAIRS)
 def test_different_keys_never_share_outputs(first: str, second: str) -> None:
-    """This test ensures that the pairs that once collided now map to distinct outputs."""
+    """The pairs that once collided now map to distinct outputs."""
     a, b = outputs_of(first), outputs_of(second)
     assert {a.pdf, a.text, a.manifest, a.report, a.status}.isdisjoint(
         {b.pdf, b.text, b.manifest, b.report, b.status}
@@ -39,7 +39,7 @@ def test_different_keys_never_share_outputs(first: str, second: str) -> None:
 
 
 def test_a_bundle_member_never_shares_a_key_of_its_own() -> None:
-    """This test ensures that member x.pdf of batch.zip and key batch.zip/x.pdf differ."""
+    """Member x.pdf of batch.zip and key batch.zip/x.pdf differ."""
     member = member_base("batch.zip", "x.pdf")
     assert member == "batch.zip!/x.pdf"
     assert member != output_base("batch.zip/x.pdf")
@@ -47,7 +47,7 @@ def test_a_bundle_member_never_shares_a_key_of_its_own() -> None:
 
 @pytest.mark.parametrize("key", ["a/../../x.pdf", "../escape.pdf", "./a", "a/..", "/../b"])
 def test_dot_segments_never_leave_their_prefix(key: str) -> None:
-    """This test ensures that `..` and `.` in a key cannot move an output out of its prefix."""
+    """`..` and `.` in a key cannot move an output out of its prefix."""
     keys = outputs_of(key)
     for output, prefix in ((keys.pdf, "processed/"), (keys.report, "failed/")):
         assert posixpath.normpath(output).startswith(prefix.rstrip("/") + "/")
@@ -56,7 +56,7 @@ def test_dot_segments_never_leave_their_prefix(key: str) -> None:
 
 
 def test_common_keys_stay_readable() -> None:
-    """This test ensures that an ordinary key keeps its name and its whole extension."""
+    """An ordinary key keeps its name and its whole extension."""
     keys = outputs_of("inbox/scan.jpg")
     assert keys.pdf == "processed/inbox/scan.jpg.pdf"
     assert keys.text == "processed/inbox/scan.jpg.txt"
@@ -67,7 +67,7 @@ def test_common_keys_stay_readable() -> None:
 
 @pytest.mark.parametrize("size", [1000, 1014, 1020, 1024])
 def test_keys_near_the_s3_limit_still_fit(size: int) -> None:
-    """This test ensures that keys of 1,014 bytes or more still give valid, unique outputs."""
+    """Keys of 1,014 bytes or more still give valid, unique outputs."""
     key = "k" * (size - 4) + ".pdf"
     other = "k" * (size - 5) + "x.pdf"
     keys = outputs_of(key)
@@ -86,6 +86,6 @@ def test_member_outputs_are_always_unique(names: list[str]) -> None:
 
 @given(st.text(min_size=1, max_size=30), st.text(min_size=1, max_size=30))
 def test_the_mapping_is_injective(first: str, second: str) -> None:
-    """This test ensures that two different keys always have two different output bases."""
+    """Two different keys always have two different output bases."""
     if first != second:
         assert output_base(first) != output_base(second)

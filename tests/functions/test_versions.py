@@ -37,7 +37,7 @@ def run_interleaved(
 def test_the_newest_version_wins_in_every_finish_order(
     s3: Any, mount: Path, order: tuple[str, ...]
 ) -> None:
-    """This test ensures that whatever order two versions' jobs finish in, v2's outputs
+    """Whatever order two versions' jobs finish in, v2's outputs
     and only them remain, with a status document about v2."""
     one, two = run_interleaved(
         s3, order, docgen.text_pdf(["version one"]), docgen.text_pdf(["version two", "p2"])
@@ -56,7 +56,7 @@ def test_the_newest_version_wins_in_every_finish_order(
 
 @pytest.mark.parametrize("order", ["111222", "222111", "121212", "212121"])
 def test_a_failed_newest_version_leaves_only_its_report(s3: Any, mount: Path, order: str) -> None:
-    """This test ensures that when v2 fails, v1's processed outputs go and v2's report stays."""
+    """When v2 fails, v1's processed outputs go and v2's report stays."""
     _, two = run_interleaved(s3, tuple(order), docgen.text_pdf(["one"]), b"%PDF-1.7\n\x00junk")
     assert two.ended == "failed"
     assert_consistent(s3, KEY, two.input["versionId"])
@@ -71,7 +71,7 @@ def test_a_failed_newest_version_leaves_only_its_report(s3: Any, mount: Path, or
 
 @pytest.mark.parametrize("order", ["111222", "222111", "112122"])
 def test_a_fixed_newest_version_removes_the_stale_report(s3: Any, mount: Path, order: str) -> None:
-    """This test ensures that a good v2 after a broken v1 leaves no failed/ report behind."""
+    """A good v2 after a broken v1 leaves no failed/ report behind."""
     _, two = run_interleaved(s3, tuple(order), b"%PDF-1.7\n\x00junk", docgen.text_pdf(2))
     assert two.ended == "succeeded"
     assert_consistent(s3, KEY, two.input["versionId"])
@@ -79,7 +79,7 @@ def test_a_fixed_newest_version_removes_the_stale_report(s3: Any, mount: Path, o
 
 
 def test_processing_is_written_when_ingest_starts_work(s3: Any, mount: Path) -> None:
-    """This test ensures that the status says processing, with stage and execution, while a
+    """The status says processing, with stage and execution, while a
     job runs, and that a status document is valid JSON a reader parses."""
     job = Job("job-p", upload(s3, KEY, docgen.text_pdf(1)))
     job.step()
@@ -94,7 +94,7 @@ def test_processing_is_written_when_ingest_starts_work(s3: Any, mount: Path) -> 
 
 
 def test_a_bundle_replaced_by_a_smaller_one_keeps_no_stale_member(s3: Any, mount: Path) -> None:
-    """This test ensures that members of an older bundle disappear with the newer commit."""
+    """Members of an older bundle disappear with the newer commit."""
     key = "in/batch.zip"
     old = docgen.zip_bundle({"a.pdf": docgen.text_pdf(1), "b.pdf": docgen.text_pdf(1)})
     Job("job-old", upload(s3, key, old)).run()

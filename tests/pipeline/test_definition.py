@@ -6,7 +6,7 @@ from pipeline.definition import state_machine_definition
 
 
 def test_every_task_retries_infrastructure_errors_with_jittered_backoff() -> None:
-    """This test ensures that S3 or EFS failing beyond the functions' own retries is
+    """S3 or EFS failing beyond the functions' own retries is
     retried by the state machine for every stage and for the failure step."""
     states = state_machine_definition("i", "t", "c")["States"]
     for name in ("Ingest", "Transform", "Compress", "ReportFailure"):
@@ -18,7 +18,7 @@ def test_every_task_retries_infrastructure_errors_with_jittered_backoff() -> Non
 
 
 def test_the_failure_step_retries_any_error_of_its_own_last() -> None:
-    """This test ensures that ReportFailure retries every error (States.ALL, which ASL
+    """ReportFailure retries every error (States.ALL, which ASL
     requires to be the last retrier) before falling back to ReportFailed."""
     report = state_machine_definition("i", "t", "c")["States"]["ReportFailure"]
     assert report["Retry"][-1]["ErrorEquals"] == ["States.ALL"]
@@ -27,7 +27,7 @@ def test_the_failure_step_retries_any_error_of_its_own_last() -> None:
 
 
 def test_skipped_and_duplicate_jobs_end_successfully() -> None:
-    """This test ensures that folder markers and superseded versions (skipped) and
+    """Folder markers and superseded versions (skipped) and
     duplicates end in Succeed states without running transform."""
     states = state_machine_definition("i", "t", "c")["States"]
     choices = {c["Variable"]: c["Next"] for c in states["CheckDuplicate"]["Choices"]}

@@ -695,17 +695,17 @@ def test_functions_log_json_trace_and_use_the_layer(program: Program) -> pulumi.
 
 @pulumi.runtime.test
 def test_alarms_reach_an_encrypted_topic(program: Program) -> pulumi.Output[Any]:
-    """This test ensures that failed and timed-out executions, each function's errors and
-    throttles, and EFS storage growth alarm to an encrypted SNS topic (no e-mail in dev)."""
+    """This test ensures that documents failed with a paged code, timed-out executions,
+    each function's throttles, and EFS storage growth alarm to an encrypted SNS topic (no
+    e-mail in dev)."""
 
     def check(_: Any) -> None:
         alarms = program.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
         metrics = sorted((a.inputs["namespace"], a.inputs["metricName"]) for a in alarms)
         assert metrics == sorted(
             [
-                ("AWS/States", "ExecutionsFailed"),
+                *[("docpipe", "Documents")] * 3,
                 ("AWS/States", "ExecutionsTimedOut"),
-                *[("AWS/Lambda", "Errors")] * 3,
                 *[("AWS/Lambda", "Throttles")] * 3,
                 ("AWS/EFS", "StorageBytes"),
                 ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),

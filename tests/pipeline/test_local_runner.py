@@ -103,7 +103,7 @@ def test_a_bundle_gives_one_output_per_member_and_a_bundle_manifest(
     result, _ = outcome
     doc = by_source(result)["bundles/batch.zip"]
     assert doc.status == "succeeded"
-    assert doc.failed_members == 0
+    assert doc.failed_members == ()
     assert doc.pages == sum(pages for _, pages in BUNDLE.values())
     for member, (_, pages) in BUNDLE.items():
         pdf = result.out_dir / "processed" / "bundles" / "batch.zip!" / f"{member}.pdf"
@@ -175,7 +175,7 @@ def test_the_output_directory_mirrors_the_output_bucket(
         if path.is_file()
     }
     assert listed <= written
-    assert {key.split("/", 1)[0] for key in written} == {"processed", "failed", "status"}
+    assert {key.split("/", 1)[0] for key in written} == {"processed", "failed"}
     assert OUTPUT_BUCKET  # the bucket these keys came from
 
 
@@ -278,3 +278,48 @@ def test_usage_errors_are_refused_before_anything_runs(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no settings file"):
         run([tmp_path / "x"], out, stack="no-such-stack")
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_key_the_local_bucket_refuses_fails_alone(tmp_path: Path) -> None:
+    """This test ensures that a file name moto's S3 refuses (a newline) fails that one
+    document with a clear error in the summary, while the others are processed and
+    copied, and that the run exits 1 because a document got no execution."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "fine.pdf").write_bytes(docgen.text_pdf(1))
+    (folder / "two\nlines.pdf").write_bytes(docgen.text_pdf(1))
+    result = run([folder], tmp_path / "out", settings=Settings(), concurrency=2)
+    docs = by_source(result)
+    assert docs["fine.pdf"].status == "succeeded"
+    assert (result.out_dir / "processed" / "fine.pdf.pdf").is_file()
+    refused = docs["two\nlines.pdf"]
+    assert refused.status == "failed"
+    assert refused.error is not None
+    assert refused.error["code"] == "UPLOAD_REFUSED"
+    assert "rename the file" in refused.error["message"]
+    assert not refused.reported
+    assert result.summary()["failed"] == 1
+    assert result.exit_code == 1
+
+
+def test_hidden_files_and_folders_are_skipped(tmp_path: Path) -> None:
+    """This test ensures that .DS_Store-like files and .git-like folders inside a given
+    directory are not uploaded, while a hidden file named on the command line is."""
+    (tmp_path / "docs" / ".git").mkdir(parents=True)
+    (tmp_path / "docs" / ".git" / "config.pdf").write_bytes(b"1")
+    (tmp_path / "docs" / ".DS_Store").write_bytes(b"2")
+    (tmp_path / "docs" / "seen.pdf").write_bytes(b"3")
+    (tmp_path / ".named.pdf").write_bytes(b"4")
+    found = collect_inputs([tmp_path / "docs", tmp_path / ".named.pdf"])
+    assert [doc.key for doc in found] == [".named.pdf", "seen.pdf"]
+
+
+def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    """This test ensures that --out naming an existing file is refused before anything
+    runs, and the file is left as it was."""
+    (tmp_path / "doc.pdf").write_bytes(b"%PDF-1.7\n")
+    (tmp_path / "out.txt").write_text("keep me")
+    with pytest.raises(UsageError, match="is a file"):
+        run([tmp_path / "doc.pdf"], tmp_path / "out.txt", settings=Settings())
+    assert (tmp_path / "out.txt").read_text() == "keep me"

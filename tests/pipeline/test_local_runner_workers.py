@@ -298,3 +298,29 @@ def test_a_leftover_job_directory_makes_the_run_exit_1(tmp_path: Path) -> None:
     assert len(PdfReader(tmp_path / "out" / "processed" / "doc.pdf.pdf").pages) == 1
     assert result.leftovers == ("jobs/killed-execution",)
     assert result.exit_code == 1
+
+
+@pytest.mark.slow
+def test_an_internal_error_with_a_report_makes_the_run_exit_1(tmp_path: Path) -> None:
+    """This test ensures that a defect in a stage (an unexpected exception) ends the
+    document as INTERNAL_ERROR with its failure report, and that the run exits 1: a
+    defect is never a user's mistake."""
+    archive = _archive(
+        tmp_path,
+        {
+            "transform.py": """
+                def handler(event, context):
+                    raise KeyError("a field the stage expected")
+            """
+        },
+    )
+    source = tmp_path / "doc.pdf"
+    source.write_bytes(docgen.text_pdf(1))
+    result = run([source], tmp_path / "out", settings=Settings(), code_archive=archive)
+    (doc,) = result.documents
+    assert doc.status == "failed"
+    assert doc.reported
+    assert doc.error is not None
+    assert doc.error["code"] == "INTERNAL_ERROR"
+    assert not doc.accounted_for
+    assert result.exit_code == 1
