@@ -10,7 +10,9 @@ the server only ever binds to a loopback address.
 
 from __future__ import annotations
 
+import argparse
 import base64
+import contextlib
 import dataclasses
 import datetime
 import ipaddress
@@ -19,7 +21,7 @@ import logging
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -270,3 +272,10 @@ def serve_api(stack: ServedStack, port: int = 0) -> ApiServer:
         max_input_bytes=stack.settings.max_input_bytes,
     )
     return ApiServer(api.handle, port=port)
+
+
+@contextlib.contextmanager
+def api_beside(stack: ServedStack, args: argparse.Namespace) -> Iterator[str]:
+    """Serves the HTTP API while ``serve`` keeps ``stack`` up; yields the line it prints."""
+    with serve_api(stack, getattr(args, "api_port", 0) or 0) as server:
+        yield f"HTTP API        {server.url}/documents (no auth, 127.0.0.1 only)"

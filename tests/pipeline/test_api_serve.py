@@ -1,14 +1,17 @@
-"""The HTTP API on a running local stack, end to end, with a real HTTP client.
+"""The HTTP API of ``python -m pipeline serve``, end to end, with a real HTTP client.
 
-Uploads go through the presigned URLs into the stack's trigger bucket, whose rule starts
-the deployed definition on the local workers; the status documents the pipeline writes
-are what GET and the listing read.
+``serve`` starts the local stack and the API beside it and prints the API's URL. Uploads
+go through the presigned URLs into the stack's trigger bucket, whose rule starts the
+deployed definition on the local workers; the status documents the pipeline writes are
+what GET and the listing read.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -19,11 +22,9 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from pipeline.config import Settings
-from pipeline.local.api_server import serve_api
+from pipeline.cli import build_parser
+from pipeline.commands.serve import serve_command
 from tests import docgen
-
-stack_module = pytest.importorskip("pipeline.local.stack", reason="the local stack of serve")
 
 POLL_TIMEOUT_SECONDS = 180
 
@@ -74,69 +75,87 @@ def path_of(key: str) -> str:
 
 
 @pytest.mark.slow
-def test_documents_through_the_api_of_a_local_stack(tmp_path: Path) -> None:
-    """This test ensures that against a running local stack a client can POST, PUT the
-    bytes to the upload URL, poll GET until succeeded, download the PDF and open it; that
-    a bad upload is listed as failed with its code and report, a retry re-runs it, DELETE
-    makes GET 404 while keeping the original, and ?original=true removes every version."""
-    with (
-        stack_module.LocalStack(Settings(trigger_prefix="inbox/"), tmp_path / "efs") as stack,
-        serve_api(stack) as server,
-    ):
-        client = Client(server.url)
-        good = client.upload(
-            "letter.pdf", docgen.text_pdf(2), "application/pdf", profile="lossless"
-        )
-        bad = client.upload("notes.txt", b"just some text\n", "text/plain")
+def test_documents_through_the_api_of_serve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """This test ensures that against `serve` a client can POST, PUT the bytes to the
+    upload URL, poll GET until succeeded, download the PDF and open it; that a bad upload
+    is listed as failed with its code and report, a retry re-runs it, DELETE makes GET 404
+    while keeping the original, ?original=true removes every version, every refusal is a
+    4xx with its code, and serve then stops with a clean workspace."""
+    mount = tmp_path / "efs"
+    mount.mkdir()
+    args = build_parser().parse_args(
+        ["serve", "--outputs-file", str(tmp_path / "outputs.json"), "--mount", str(mount)]
+    )
+    stop = threading.Event()
 
-        done = client.wait_for(good, ("succeeded", "failed"))
-        assert done["state"] == "succeeded", done
-        assert done["profile"] == "lossless"
-        status, pdf = request("GET", done["downloads"]["pdf"])
-        assert status == 200
-        assert len(PdfReader(io.BytesIO(pdf)).pages) == 2
-        assert request("GET", done["downloads"]["text"])[0] == 200
-        manifest = json.loads(request("GET", done["downloads"]["manifest"])[1])
-        assert manifest
+    def scenario(stack: Any) -> None:
+        try:
+            banner = capsys.readouterr().out
+            url = re.search(r"HTTP API +(http://127\.0\.0\.1:\d+)/documents", banner)
+            assert url, banner
+            drive(Client(url[1]), stack)
+        finally:
+            stop.set()
 
-        failed = client.wait_for(bad, ("succeeded", "failed"))
-        assert failed["error"]["code"] == "UNSUPPORTED_TYPE"
-        assert failed["failureReport"]
-        status, page = client.call("GET", "/documents?status=failed")
-        assert status == 200
-        assert [(d["key"], d["error"]["code"]) for d in page["documents"]] == [
-            (bad, "UNSUPPORTED_TYPE")
-        ]
-        _, succeeded = client.call("GET", "/documents?status=succeeded&limit=1")
-        assert [d["key"] for d in succeeded["documents"]] == [good]
+    assert serve_command(args, stop=stop, on_ready=scenario) == 0
+    assert "the workspace is clean" in capsys.readouterr().out
 
-        status, retried = client.call("POST", path_of(bad) + "/retry")
-        assert status == 202, retried
-        stack.wait(timeout=POLL_TIMEOUT_SECONDS)
-        history = stack.sfn.describe_execution(executionArn=retried["execution"])
-        assert json.loads(history["input"])["rerun"] is True
-        assert history["status"] in ("SUCCEEDED", "FAILED")
-        again = client.wait_for(bad, ("failed",))
-        assert again["error"]["code"] == "UNSUPPORTED_TYPE"
 
-        assert client.call("DELETE", path_of(good)) == (204, None)
-        assert client.call("GET", path_of(good))[0] == 404
-        assert stack.s3.head_object(Bucket=stack.trigger_bucket, Key=good)["ContentLength"] > 0
+def drive(client: Client, stack: Any) -> None:
+    """The client's side of the scenario."""
+    good = client.upload("letter.pdf", docgen.text_pdf(2), "application/pdf", profile="lossless")
+    bad = client.upload("notes.txt", b"just some text\n", "text/plain")
 
-        status, deleted = client.call("DELETE", path_of(bad) + "?original=true")
-        assert status == 200
-        assert deleted["originalVersionsDeleted"] == 1
-        versions = stack.s3.list_object_versions(Bucket=stack.trigger_bucket, Prefix=bad)
-        assert not versions.get("Versions")
-        assert not versions.get("DeleteMarkers")
+    done = client.wait_for(good, ("succeeded", "failed"))
+    assert done["state"] == "succeeded", done
+    assert done["profile"] == "lossless"
+    status, pdf = request("GET", done["downloads"]["pdf"])
+    assert status == 200
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 2
+    assert request("GET", done["downloads"]["text"])[0] == 200
+    manifest = json.loads(request("GET", done["downloads"]["manifest"])[1])
+    assert manifest
 
-        for method, path, payload, code in [
-            ("POST", "/documents", {"name": "a.pdf", "profile": "huge"}, "UNKNOWN_PROFILE"),
-            ("POST", "/documents", {"name": "x" * 300}, "NAME_TOO_LONG"),
-            ("GET", "/documents?status=sleeping", None, "BAD_STATUS_FILTER"),
-            ("GET", path_of("elsewhere/a.pdf"), None, "NOT_FOUND"),
-            ("POST", path_of(good) + "/retry", None, "NOT_FOUND"),
-        ]:
-            status, body = client.call(method, path, payload)
-            assert 400 <= status < 500
-            assert body["error"]["code"] == code
+    failed = client.wait_for(bad, ("succeeded", "failed"))
+    assert failed["error"]["code"] == "UNSUPPORTED_TYPE"
+    assert failed["failureReport"]
+    status, page = client.call("GET", "/documents?status=failed")
+    assert status == 200
+    assert [(d["key"], d["error"]["code"]) for d in page["documents"]] == [
+        (bad, "UNSUPPORTED_TYPE")
+    ]
+    _, succeeded = client.call("GET", "/documents?status=succeeded&limit=1")
+    assert [d["key"] for d in succeeded["documents"]] == [good]
+
+    status, retried = client.call("POST", path_of(bad) + "/retry")
+    assert status == 202, retried
+    stack.wait(timeout=POLL_TIMEOUT_SECONDS)
+    history = stack.sfn.describe_execution(executionArn=retried["execution"])
+    assert json.loads(history["input"])["rerun"] is True
+    assert history["status"] in ("SUCCEEDED", "FAILED")
+    again = client.wait_for(bad, ("failed",))
+    assert again["error"]["code"] == "UNSUPPORTED_TYPE"
+
+    assert client.call("DELETE", path_of(good)) == (204, None)
+    assert client.call("GET", path_of(good))[0] == 404
+    assert stack.s3.head_object(Bucket=stack.trigger_bucket, Key=good)["ContentLength"] > 0
+
+    status, deleted = client.call("DELETE", path_of(bad) + "?original=true")
+    assert status == 200
+    assert deleted["originalVersionsDeleted"] == 1
+    versions = stack.s3.list_object_versions(Bucket=stack.trigger_bucket, Prefix=bad)
+    assert not versions.get("Versions")
+    assert not versions.get("DeleteMarkers")
+
+    for method, path, payload, code in [
+        ("POST", "/documents", {"name": "a.pdf", "profile": "huge"}, "UNKNOWN_PROFILE"),
+        ("POST", "/documents", {"name": "x" * 300}, "NAME_TOO_LONG"),
+        ("GET", "/documents?status=sleeping", None, "BAD_STATUS_FILTER"),
+        ("GET", path_of("elsewhere/a.pdf"), None, "NOT_FOUND"),
+        ("POST", path_of(good) + "/retry", None, "NOT_FOUND"),
+    ]:
+        status, body = client.call(method, path, payload)
+        assert 400 <= status < 500
+        assert body["error"]["code"] == code
