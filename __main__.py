@@ -7,6 +7,7 @@ The pieces live in pipeline/; DESIGN.md section 2 describes what they create.
 import pulumi
 
 from pipeline import config, packaging
+from pipeline.api import Api, ApiArgs
 from pipeline.buckets import PrivateBucket, PrivateBucketArgs
 from pipeline.encryption import Encryption, EncryptionArgs
 from pipeline.functions import Functions, FunctionsArgs
@@ -50,6 +51,7 @@ storage = Storage(
     name,
     StorageArgs(settings, network.subnet_ids, network.efs_security_group_id, key_arn),
 )
+code_archive = packaging.build_code_archive()
 functions = Functions(
     name,
     FunctionsArgs(
@@ -62,7 +64,7 @@ functions = Functions(
         trigger_bucket_arn=buckets["trigger"].arn,
         output_bucket_name=buckets["output"].name,
         output_bucket_arn=buckets["output"].arn,
-        code_archive=packaging.build_code_archive(),
+        code_archive=code_archive,
         layer_archive=packaging.build_layer(settings.architecture, settings.python_version),
         kms_key_arn=key_arn,
         models_bucket_arn=buckets["models"].arn,
@@ -86,6 +88,19 @@ workflow = Workflow(
         compress_function_name=functions.names["compress"],
         trigger_bucket_name=buckets["trigger"].name,
         output_bucket_name=buckets["output"].name,
+        kms_key_arn=key_arn,
+    ),
+)
+api = Api(
+    name,
+    ApiArgs(
+        settings=settings,
+        code_archive=code_archive,
+        trigger_bucket_name=buckets["trigger"].name,
+        trigger_bucket_arn=buckets["trigger"].arn,
+        output_bucket_name=buckets["output"].name,
+        output_bucket_arn=buckets["output"].arn,
+        state_machine_arn=workflow.state_machine_arn,
         kms_key_arn=key_arn,
     ),
 )
@@ -116,3 +131,4 @@ pulumi.export("sweepFailureQueue", functions.sweep_failure_queue_name)
 pulumi.export("alarmTopicArn", operations.topic_arn)
 pulumi.export("dashboardUrl", operations.dashboard_url)
 pulumi.export("modelsBucket", buckets["models"].name)
+pulumi.export("apiUrl", api.url)

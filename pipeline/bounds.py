@@ -26,6 +26,7 @@ _MOUNT_PATH = re.compile(r"/mnt/[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 _PREFIX = re.compile(r"[A-Za-z0-9!\-_.'()]([A-Za-z0-9!\-_.'()/]*)|")
 # Tesseract model names (eng, deu, chi_sim): they become file names under models/.
 _LANGUAGE = re.compile(r"[a-z][a-z0-9_]{1,30}")
+_HTTPS_URL = re.compile(r"https://[^\s/]+(/\S*)?")
 _KMS_KEY_ARN = re.compile(r"arn:aws[a-z\-]*:kms:[a-z0-9\-]+:\d{12}:key/[A-Za-z0-9\-]+")
 
 
@@ -144,4 +145,5 @@ TRIGGER_PREFIX = matching(
 )
 EMAIL = matching(_EMAIL, "an e-mail address or empty", "an e-mail address or empty")
 OCR_LANGUAGES = Bounds("Tesseract language names (`eng`, `chi_sim`), at least one", _ocr_languages)
+HTTPS_URL = matching(_HTTPS_URL, "an https:// URL or empty", "an `https://` URL or empty")
 KMS_KEY = Bounds(f"`{KMS_AWS_MANAGED}`, `{KMS_STACK}` or `arn:aws:kms:…:key/…`", _kms_key)

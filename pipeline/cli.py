@@ -161,6 +161,12 @@ def _add_serve(commands: Commands) -> None:
     serve.add_argument("--stack", default="dev", help="stack whose settings apply (default: dev)")
     serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
     serve.add_argument(
+        "--api-port",
+        type=int,
+        default=0,
+        help="port of the HTTP API on 127.0.0.1 (default: free)",
+    )
+    serve.add_argument(
         "--outputs-file",
         type=Path,
         metavar="FILE",

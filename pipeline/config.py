@@ -147,6 +147,11 @@ def _check_together(settings: Settings) -> None:
             f"{_key('efsProvisionedMibps')} must be at least 1 when "
             f"{_key('efsThroughputMode')} is provisioned, got {settings.efs_provisioned_mibps}"
         )
+    if (settings.api_jwt_issuer is None) != (not settings.api_jwt_audience):
+        raise ValueError(
+            f"{_key('apiJwtIssuer')} and {_key('apiJwtAudience')} must be set together (a "
+            "JWT authorizer) or both left empty (IAM authorization)"
+        )
     if settings.efs_throughput_mode != "provisioned" and settings.efs_provisioned_mibps:
         raise ValueError(
             f"{_key('efsProvisionedMibps')} only applies when {_key('efsThroughputMode')} "

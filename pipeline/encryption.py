@@ -44,6 +44,11 @@ def states_log_group(name: str) -> str:
     return f"/aws/vendedlogs/states/{name}"
 
 
+def api_access_log_group(name: str) -> str:
+    """Returns the log group of an HTTP API stage's access logs."""
+    return f"/aws/apigateway/{name}"
+
+
 def flow_log_group(name: str) -> str:
     """Returns the log group of the stack's VPC flow logs."""
     return f"/aws/vpc/flow-logs/{name}"
@@ -92,6 +97,7 @@ def stack_key_policy(name: str, account_id: Any, region: Any, partition: Any) ->
             lambda_log_group(f"{name}-*"),
             states_log_group(name),
             states_log_group(f"{name}-*"),
+            api_access_log_group(f"{name}-*"),
             flow_log_group(name),
         )
     ]

@@ -77,6 +77,8 @@ HANDLERS = {
     "transform": "functions.transform.handler",
     "compress": "functions.compress.handler",
 }
+# The HTTP API's function runs the same archive; it is no pipeline stage (no EFS, no VPC).
+API_HANDLER = "functions.api.handler.handler"
 
 
 # Lambda's architecture names -> the machine names in manylinux wheel tags.

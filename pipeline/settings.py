@@ -22,6 +22,7 @@ from typing import Any, TypeVar, get_type_hints
 from functions.settings import OCR_MODES, PROFILES
 from pipeline.bounds import (
     EMAIL,
+    HTTPS_URL,
     KMS_AWS_MANAGED,
     KMS_KEY,
     MOUNT_PATH,
@@ -241,6 +242,31 @@ class Settings:
         "The state machine's `TimeoutSeconds`, in hours; longer than the longest burst takes "
         "to drain (documents x transform seconds / reserved concurrency).",
         bounds=between(1, 8760),
+    )
+    api_throttling_burst_limit: int = setting(
+        100,
+        "Most requests the HTTP API accepts in a burst (default route throttling of its stage).",
+        bounds=POSITIVE,
+    )
+    api_throttling_rate_limit: int = setting(
+        50,
+        "Steady requests per second the HTTP API accepts (default route throttling of its stage).",
+        bounds=POSITIVE,
+    )
+    api_access_log_retention_days: int = setting(
+        30,
+        "Retention of the HTTP API's access logs, in days.",
+        bounds=one_of(*LOG_RETENTION_DAYS),
+    )
+    api_jwt_issuer: str | None = setting(
+        None,
+        "Issuer URL of a JWT authorizer for every HTTP API route. Empty keeps IAM (SigV4) "
+        "authorization. Set together with `apiJwtAudience`.",
+        bounds=HTTPS_URL,
+    )
+    api_jwt_audience: tuple[str, ...] = setting(
+        (),
+        "Audiences (client ids) a JWT must name, when `apiJwtIssuer` is set.",
     )
     alarm_email: str | None = setting(
         None,

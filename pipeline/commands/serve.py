@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING
 from pipeline.commands.console import EXIT_INCOMPLETE, EXIT_OK, CommandError
 from pipeline.commands.target import OUTPUTS_VARIABLE, state_path
 from pipeline.local import preflight
+from pipeline.local.api_server import api_beside
 from pipeline.local.inputs import UsageError
 
 ServerStarter = Callable[["LocalStack", argparse.Namespace], AbstractContextManager[str]]
 # Servers started beside the stack, in order, stopped in reverse.
-EXTRA_SERVERS: list[ServerStarter] = []
+EXTRA_SERVERS: list[ServerStarter] = [api_beside]
 
 if TYPE_CHECKING:  # importing moto waits until serve runs, after the preflight
     from pipeline.local.stack import LocalStack

@@ -91,6 +91,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["arn"] = f"arn:aws:elasticfilesystem:{REGION}:{ACCOUNT}:access-point/fsap-0ab"
         elif args.typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             outputs["prefixListId"] = S3_PREFIX_LIST
+        elif args.typ == "aws:apigatewayv2/api:Api":
+            api_id = f"{args.name}-id"
+            outputs["executionArn"] = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api_id}"
+            outputs["apiEndpoint"] = f"https://{api_id}.execute-api.{REGION}.amazonaws.com"
         elif args.typ == "aws:sqs/queue:Queue":
             outputs["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"
         return f"{args.name}-id", outputs
@@ -177,6 +181,10 @@ class Program:
     def of_type(self, typ: str) -> list[Recorded]:
         return [r for r in self.mocks.resources if r.typ == typ]
 
+    def stage_functions(self) -> list[Recorded]:
+        """The pipeline's functions (the HTTP API's function is tested in test_api.py)."""
+        return [r for r in self.of_type(FUNCTION) if not r.name.endswith("-api")]
+
     def one(self, typ: str) -> Recorded:
         found = self.of_type(typ)
         assert len(found) == 1, f"expected one {typ}, found {[r.name for r in found]}"
@@ -236,7 +244,7 @@ def test_every_function_mounts_the_one_access_point_after_every_mount_target(
         access_point = program.one(ACCESS_POINT)
         mount_targets = {r.urn for r in program.of_type(MOUNT_TARGET)}
         assert len(mount_targets) == 2  # one per subnet, dev has 2 AZs
-        recorded = program.of_type(FUNCTION)
+        recorded = program.stage_functions()
         assert sorted(r.name for r in recorded) == [
             "docpipe-dev-compress",
             "docpipe-dev-ingest",
@@ -379,8 +387,9 @@ def test_iam_grants_name_concrete_arns(program: Program) -> pulumi.Output[Any]:
 
     def check(access_point_arn: str) -> None:
         policies = program.of_type(ROLE_POLICY)
-        # three functions, the state machine, the trigger, the flow logs, the backfill
-        assert len(policies) == 7
+        # three functions, the state machine, the trigger, the flow logs, the backfill,
+        # the HTTP API's function
+        assert len(policies) == 8
         efs_grants = 0
         for policy in policies:
             for statement in _statements(policy.inputs["policy"]):
@@ -672,7 +681,11 @@ def test_trigger_rule_maps_events_and_has_a_dead_letter_queue(
         ]
         sweep = targets["docpipe-dev-sweep-target"]
         assert json.loads(sweep["input"]) == {"action": "sweep"}
-        permission = program.one("aws:lambda/permission:Permission").inputs
+        permission = next(
+            p.inputs
+            for p in program.of_type("aws:lambda/permission:Permission")
+            if p.name == "docpipe-dev-sweep-invoke"
+        )
         assert permission["principal"] == "events.amazonaws.com"
         assert permission["function"] == "docpipe-dev-compress"
         assert (
@@ -750,7 +763,7 @@ def test_functions_log_json_trace_and_use_the_layer(program: Program) -> pulumi.
         layer = program.one("aws:lambda/layerVersion:LayerVersion").inputs
         assert layer["compatibleArchitectures"] == ["arm64"]
         assert layer["compatibleRuntimes"] == ["python3.12"]
-        for function in program.of_type(FUNCTION):
+        for function in program.stage_functions():
             inputs = function.inputs
             stage = function.name.rsplit("-", 1)[1]
             group = f"/aws/lambda/{function.name}"
@@ -942,7 +955,7 @@ def test_existing_network_protected_stack(protected_program: Program) -> pulumi.
         fs = program.one("aws:efs/fileSystem:FileSystem")
         assert fs.protect
         assert fs.retain_on_delete
-        for function in program.of_type(FUNCTION):
+        for function in program.stage_functions():
             assert function.inputs["fileSystemConfig"]["localMountPath"] == "/mnt/work"
             assert function.inputs["environment"]["variables"]["EFS_MOUNT_PATH"] == "/mnt/work"
         ingest = next(p for p in program.of_type(ROLE_POLICY) if p.name.endswith("ingest-policy"))

@@ -287,6 +287,7 @@ def test_every_trust_policy_names_its_account_and_resource(
             "docpipe-dev-ingest-role": ("lambda.amazonaws.com", None),
             "docpipe-dev-transform-role": ("lambda.amazonaws.com", None),
             "docpipe-dev-compress-role": ("lambda.amazonaws.com", None),
+            "docpipe-dev-api-role": ("lambda.amazonaws.com", None),
             "docpipe-dev-role": ("states.amazonaws.com", state_machine_arn),
             "docpipe-dev-trigger-role": ("events.amazonaws.com", rule_arn),
             "docpipe-dev-backfill-role": (
@@ -375,7 +376,8 @@ def test_every_iam_statement_is_scoped(program: Program) -> pulumi.Output[Any]:
 def test_functions_meet_the_lambda_controls(program: Program) -> pulumi.Output[Any]:
     """Lambda.1 (no public invoke), Lambda.2 (supported runtime), Lambda.3 (in a VPC),
     Lambda.5 (more than one AZ), Lambda.7 (X-Ray active tracing): this test ensures that
-    each function meets them, and that the asynchronous sweep has a failure destination."""
+    each function meets them (the HTTP API's function, outside the VPC, is the documented
+    Lambda.3 exception), and that the asynchronous sweep has a failure destination."""
 
     def check(_: Any) -> None:
         zones = {
@@ -386,12 +388,23 @@ def test_functions_meet_the_lambda_controls(program: Program) -> pulumi.Output[A
             inputs = function.inputs
             assert inputs["runtime"] in ("python3.12", "python3.13")
             assert inputs["tracingConfig"] == {"mode": "Active"}
+            if function.name == "docpipe-dev-api":
+                # The documented Lambda.3 exception: the HTTP API's function needs no EFS
+                # and no private network, only S3 and Step Functions' public endpoints.
+                assert "vpcConfig" not in inputs
+                continue
             subnets = inputs["vpcConfig"]["subnetIds"]
             assert len({zones[s] for s in subnets}) >= 2, function.name
             assert inputs["vpcConfig"]["securityGroupIds"]
-        (permission,) = program.of_type("aws:lambda/permission:Permission")
-        assert permission.inputs["principal"] == "events.amazonaws.com"
-        assert permission.inputs["sourceArn"].startswith(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:")
+        permissions = {
+            p.inputs["principal"]: p.inputs
+            for p in program.of_type("aws:lambda/permission:Permission")
+        }
+        assert set(permissions) == {"events.amazonaws.com", "apigateway.amazonaws.com"}
+        sweep = permissions["events.amazonaws.com"]
+        assert sweep["sourceArn"].startswith(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:")
+        api = permissions["apigateway.amazonaws.com"]
+        assert api["sourceArn"].startswith(f"arn:aws:execute-api:{REGION}:{ACCOUNT}:")
         invoke = program.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
         assert invoke.inputs["functionName"] == "docpipe-dev-compress"
         queue = _by_name(program, QUEUE)["docpipe-dev-sweep-failures"]
@@ -438,7 +451,8 @@ def test_file_system_state_machine_queues_topic_and_logs_meet_their_controls(
         (key,) = program.of_type(KEY)  # aws-managed: only the topic's own key
         assert key.inputs["enableKeyRotation"] is True
         groups = program.of_type(LOG_GROUP)
-        assert len(groups) == 6  # three functions, two state machines, the flow logs
+        # four functions, two state machines, the flow logs, the HTTP API's access logs
+        assert len(groups) == 8
         assert {g.inputs["retentionInDays"] for g in groups} == {14}
         assert not any(g.inputs.get("kmsKeyId") for g in groups)
 
@@ -477,8 +491,8 @@ def test_stack_key_encrypts_every_encrypted_resource(
     keyed_program: Program,
 ) -> pulumi.Output[Any]:
     """S3.17, EFS.1, KMS.4: this test ensures that with kmsKey: stack one rotated key is
-    created and named by the file system, the four buckets, the six log groups, both
-    queues, the alarm topic and the three functions' environments."""
+    created and named by the file system, the four buckets, the eight log groups, both
+    queues, the alarm topic and the four functions' environments."""
     program = keyed_program
 
     def check(_: Any) -> None:
@@ -487,7 +501,7 @@ def test_stack_key_encrypts_every_encrypted_resource(
         assert key.inputs["enableKeyRotation"] is True
         key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/docpipe-dev-key"
         named = _encrypted_with(program)
-        assert len(named) == 1 + 4 + 6 + 2 + 1 + 3
+        assert len(named) == 1 + 4 + 8 + 2 + 1 + 4
         assert {name: arn for name, arn in named.items() if arn != key_arn} == {}
         alias = program.one("aws:kms/alias:Alias").inputs
         assert alias["name"] == "alias/docpipe-dev"
