@@ -59,8 +59,8 @@ class SourceVersion:
 
 
 def now_iso() -> str:
-    """The current time as ISO 8601 in UTC, to the second."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """The current time as ISO 8601 in UTC, to the millisecond (statuses sort by it)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def sequencer_newer_or_same(ours: str, theirs: str) -> bool:

@@ -123,5 +123,12 @@ def load(s3: S3Client, bucket: str, found: Listed) -> KeyStatus | None:
 def recent(s3: S3Client, bucket: str, count: int) -> list[KeyStatus]:
     """Returns the ``count`` most recently written statuses, newest first."""
     newest = sorted(listed(s3, bucket), key=lambda item: item.modified, reverse=True)
-    loaded = (load(s3, bucket, item) for item in newest[:count])
-    return [status for status in loaded if status is not None]
+    if len(newest) > count:
+        # LastModified has a resolution of one second: every status written in the same
+        # second as the last one kept is read, and they are ordered by their own "updated"
+        # time, which has milliseconds.
+        cutoff = newest[count - 1].modified
+        newest = [item for item in newest if item.modified >= cutoff]
+    loaded = [status for status in (load(s3, bucket, item) for item in newest) if status]
+    loaded.sort(key=lambda status: status.updated, reverse=True)
+    return loaded[:count]
