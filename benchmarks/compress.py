@@ -126,10 +126,7 @@ _WARM_MODULES = (
     "fontTools.agl",
     "fontTools.encodings.StandardEncoding",
     "zlib_ng.zlib_ng",
-    "functions.documents.compress_images",
-    "functions.documents.compress_fonts",
-    "functions.documents.compress_colour",
-    "functions.documents.compress_type1",
+    "functions.documents.compress",
     "fontTools.t1Lib",
     "fontTools.cffLib",
 )

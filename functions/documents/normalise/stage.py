@@ -1,13 +1,8 @@
-"""The transform stage's document code: any supported document in, one clean PDF out.
+"""Which way a sniffed document takes to document.pdf, text.txt and facts.json.
 
-``normalise`` turns an image into a PDF with one page per frame
-(:mod:`functions.documents.images`), or opens a PDF, repairs it and removes its active
-content (:mod:`functions.documents.pdf`); then it extracts the text of every page and
-records the facts. It writes into an empty directory::
-
-    document.pdf   the document (a clean PDF source is copied byte for byte)
-    text.txt       the text, pages separated by form feeds; only when there is any
-    facts.json     what was found and done (see :class:`Normalised`)
+An image goes through :mod:`functions.documents.normalise.images`; a PDF is opened and
+repaired (:mod:`.repair`), stripped of its active content (:mod:`.active_content`),
+described (:mod:`.facts`), copied or rewritten, and its text extracted (:mod:`.text`).
 """
 
 from __future__ import annotations
@@ -23,10 +18,18 @@ from functions.sniff import DOCUMENT_TYPES
 from functions.workspace import atomic_writer, write_json
 
 DOCUMENT = "document.pdf"
+
+
 TEXT = "text.txt"
+
+
 FACTS = "facts.json"
+
+
 #: Separates pages in text.txt (a form feed, as pdftotext does).
 PAGE_BREAK = "\f"
+
+
 #: Failed pages listed by number in a warning; more are counted.
 _LISTED_PAGES = 10
 
@@ -72,7 +75,7 @@ def normalise(src: Path, kind: str, out_dir: Path, limits: Limits) -> Normalised
 
 
 def _normalise_image(src: Path, kind: str, out_dir: Path, limits: Limits) -> Normalised:
-    from functions.documents.images import image_to_pdf
+    from functions.documents.normalise.images import image_to_pdf
 
     with atomic_writer(out_dir / DOCUMENT) as handle:
         converted = image_to_pdf(src, kind, handle, limits)
@@ -99,7 +102,9 @@ def _normalise_image(src: Path, kind: str, out_dir: Path, limits: Limits) -> Nor
 
 
 def _normalise_pdf(src: Path, out_dir: Path, limits: Limits) -> Normalised:
-    from functions.documents.pdf import describe, extract_text, open_pdf, write_pdf
+    from functions.documents.normalise.facts import describe
+    from functions.documents.normalise.repair import open_pdf, write_pdf
+    from functions.documents.normalise.text import extract_text
 
     document = out_dir / DOCUMENT
     opened = open_pdf(src, limits)

@@ -1,4 +1,4 @@
-"""Tests for Type 1 to CFF font conversion (functions/documents/compress_type1.py)."""
+"""Tests for Type 1 to CFF font conversion (functions/documents/compress/type1.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from fontTools.pens.boundsPen import BoundsPen
 from fontTools.pens.statisticsPen import StatisticsPen
 from pypdf import PdfReader
 
-from functions.documents.compress_type1 import convert_type1_fonts
+from functions.documents.compress.type1 import convert_type1_fonts
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
 # pdfTeX documents embedding subsets of the Computer Modern Type 1 fonts.
 LATEX = [
     "sf_minimal-document.pdf",

@@ -1,4 +1,4 @@
-"""Tests for the compress stage's document code (functions/documents/compress.py)."""
+"""Tests for the compress stage's document code (functions/documents/compress/)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from functions.errors import DocumentError, ErrorCode
 from functions.settings import PROFILES, Limits
 from tests.docgen import picture, text_pdf
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
 
 
 def _corpus_file(name: str) -> Path:
@@ -552,11 +552,11 @@ def test_huge_flate_image_is_downsampled_by_strips_never_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """This test ensures that a Flate image too big to decode whole is still downsampled."""
-    from functions.documents import compress_images
+    from functions.documents.compress.images import encode, strips
 
     # Scaled down: an image over the whole-decode limit, strips far smaller than it.
-    monkeypatch.setattr(compress_images, "_MAX_DECODED_BYTES", 1024 * 1024)
-    monkeypatch.setattr(compress_images, "_STRIP_BYTES", 64 * 1024)
+    monkeypatch.setattr(encode, "MAX_DECODED_BYTES", 1024 * 1024)
+    monkeypatch.setattr(strips, "STRIP_BYTES", 64 * 1024)
     big = _photo(1600, 1200)  # 5.8 MB decoded, drawn at 2 inches: 800 DPI
     src = _image_pdf(tmp_path / "huge.pdf", [_flate_image(big)], inches=2)
     dest = tmp_path / "out.pdf"
@@ -571,23 +571,24 @@ def test_huge_flate_image_is_downsampled_by_strips_never_whole(
 @pytest.mark.parametrize("mode", ["L", "RGB"])
 def test_strip_reduction_equals_whole_image_reduction(mode: str) -> None:
     """This test ensures that reducing by strips gives exactly the whole image's reduce()."""
-    from functions.documents.compress_images import _is_photo, _reduce_flate_by_strips
+    from functions.documents.compress.images.photo import is_photo
+    from functions.documents.compress.images.strips import reduce_flate_by_strips
 
     for source in (_photo(503, 301).convert(mode), picture(503, 301, mode)):
         raw = zlib.compress(source.tobytes(), 6)
         components = len(mode)
-        reduced, photo = _reduce_flate_by_strips(raw, mode, 503, 301, components, 3)
+        reduced, photo = reduce_flate_by_strips(raw, mode, 503, 301, components, 3)
         assert reduced.tobytes() == source.reduce(3).tobytes()
-        assert photo == _is_photo(source)
+        assert photo == is_photo(source)
 
 
 def test_truncated_huge_flate_image_is_kept_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """This test ensures that damaged data in a strip-decoded image keeps it, not a crash."""
-    from functions.documents import compress_images
+    from functions.documents.compress.images import strips
 
-    monkeypatch.setattr(compress_images, "_STRIP_BYTES", 64 * 1024)
+    monkeypatch.setattr(strips, "STRIP_BYTES", 64 * 1024)
     data, entries = _flate_image(_photo(1200, 1200))
     src = _image_pdf(tmp_path / "cut.pdf", [(data[: len(data) // 2], entries)], inches=1)
     result = compress_pdf(src, tmp_path / "out.pdf", "ebook")

@@ -18,7 +18,7 @@ from functions.errors import DocumentError, ErrorCode
 from functions.settings import Limits
 from tests import docgen
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
 
 
 def _run(tmp_path: Path, data: bytes, limits: Limits | None = None) -> Normalised:

@@ -1,4 +1,4 @@
-"""Tests for removing unused /DefaultCMYK spaces (functions/documents/compress_colour.py)."""
+"""Tests for removing unused /DefaultCMYK spaces (functions/documents/compress/colour.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from pypdf import PdfReader
 
 from functions.documents.compress import compress_pdf
-from functions.documents.compress_colour import drop_unused_default_cmyk
+from functions.documents.compress.colour import drop_unused_default_cmyk
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
 
 
 def _image(pdf: pikepdf.Pdf, space: pikepdf.Object) -> pikepdf.Stream:

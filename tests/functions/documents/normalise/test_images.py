@@ -16,13 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
-from functions.documents.images import placement, split_alpha
 from functions.documents.normalise import Normalised, normalise
+from functions.documents.normalise.images.flate import split_alpha
+from functions.documents.normalise.images.placement import placement
 from functions.errors import DocumentError, ErrorCode
 from functions.settings import Limits
 from tests import docgen
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
 
 
 def _run(tmp_path: Path, data: bytes, kind: str, limits: Limits | None = None) -> Normalised:

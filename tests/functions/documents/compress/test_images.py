@@ -1,4 +1,4 @@
-"""Tests for the lossy profiles' image pass (functions/documents/compress_images.py)."""
+"""Tests for the lossy profiles' image pass (functions/documents/compress/images/)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from functions.documents.compress_images import (
+from functions.documents.compress.images import (
     POLICIES,
     ImageReport,
     ImageRewriter,
     PlacementFinder,
-    _reduce_flate_by_strips,
 )
+from functions.documents.compress.images.strips import reduce_flate_by_strips
 from tests.docgen import picture
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
 MAX_PIXELS = 178_956_970
 
 
@@ -138,7 +138,7 @@ def test_damaged_flate_data_read_by_strips_is_a_value_error() -> None:
     raw = bytearray(zlib.compress(source.tobytes(), 6))
     raw[0] = 0x00  # not a zlib header: the inflater raises at once
     with pytest.raises(ValueError, match="damaged Flate data"):
-        _reduce_flate_by_strips(bytes(raw), "L", 400, 300, 1, 2)
+        reduce_flate_by_strips(bytes(raw), "L", 400, 300, 1, 2)
 
 
 # --- palette (/Indexed) images -------------------------------------------------------------

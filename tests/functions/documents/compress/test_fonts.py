@@ -1,4 +1,4 @@
-"""Tests for font subsetting in the lossy profiles (functions/documents/compress_fonts.py)."""
+"""Tests for font subsetting in the lossy profiles (functions/documents/compress/fonts.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pypdf import PdfReader
 
 from functions.documents.compress import compress_pdf
 
-CORPUS = Path(__file__).resolve().parents[3] / ".." / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
 # Unicode values a WinAnsi-encoded simple font can draw (codes 32 to 255).
 WINANSI = sorted({ord(c) for c in bytes(range(32, 256)).decode("cp1252", "ignore")})
 CYRILLIC = list(range(0x0400, 0x0500))

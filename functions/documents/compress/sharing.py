@@ -1,0 +1,106 @@
+"""Objects the saved file need not hold: unused page resources, and duplicate streams."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pikepdf
+
+
+# Streams smaller than this are not worth hashing for duplicates: their share of any
+# real document is negligible, and there are many of them.
+_MIN_DEDUP_BYTES = 256
+
+
+def remove_unreferenced_resources(pdf: pikepdf.Pdf) -> None:
+    """Drops page resources (fonts, images, forms) that no content stream draws.
+
+    Producers often give every page the document's whole resource dictionary; qpdf
+    keeps a resource a page's content names and drops only the rest.
+    """
+    pdf.remove_unreferenced_resources()
+
+
+def share_identical_streams(pdf: pikepdf.Pdf) -> None:
+    """Makes identical streams one object, so that the saved file holds each once.
+
+    Documents assembled from parts (merged reports, mail merges, scanned batches) embed
+    the same font program, logo or form many times. A stream is a duplicate of another
+    when its dictionary (apart from ``/Length``) and its raw bytes are equal; references
+    to it are redirected to the first, and the duplicates become unreachable, so qpdf
+    does not write them.
+    """
+    import pikepdf
+
+    first: dict[bytes, pikepdf.Object] = {}
+    duplicate_of: dict[tuple[int, int], pikepdf.Object] = {}
+    for obj in pdf.objects:
+        if not isinstance(obj, pikepdf.Stream):
+            continue
+        raw = obj.read_raw_bytes()
+        if len(raw) < _MIN_DEDUP_BYTES:
+            continue
+        digest = hashlib.sha256(raw)
+        digest.update(_dictionary_key(obj))
+        key = digest.digest()
+        if key in first:
+            duplicate_of[obj.objgen] = first[key]
+        else:
+            first[key] = obj
+    if not duplicate_of:
+        return
+    for obj in pdf.objects:
+        if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream | pikepdf.Array):
+            _redirect(obj, duplicate_of)
+    for page in pdf.pages:
+        _redirect(page.obj, duplicate_of)
+    _redirect(pdf.trailer, duplicate_of)
+
+
+def _dictionary_key(stream: pikepdf.Stream) -> bytes:
+    """Returns the stream dictionary without ``/Length``, serialised for comparison."""
+    items = sorted((str(key), value) for key, value in stream.stream_dict.items())
+    return repr([(key, _unparse(value)) for key, value in items if key != "/Length"]).encode()
+
+
+def _unparse(value: object) -> bytes | object:
+    import pikepdf
+
+    if isinstance(value, pikepdf.Object):
+        return value.unparse()
+    return value
+
+
+def _redirect(
+    container: pikepdf.Object, duplicate_of: dict[tuple[int, int], pikepdf.Object]
+) -> None:
+    """Points direct children of ``container`` that are duplicates to their original."""
+    import pikepdf
+
+    if isinstance(container, pikepdf.Array):
+        for index, item in enumerate(container):
+            target = _replacement(item, duplicate_of)
+            if target is not None:
+                container[index] = target
+            elif isinstance(item, pikepdf.Dictionary | pikepdf.Array) and not item.is_indirect:
+                _redirect(item, duplicate_of)
+        return
+    for key in list(container.keys()):
+        item = container[key]
+        target = _replacement(item, duplicate_of)
+        if target is not None:
+            container[key] = target
+        elif isinstance(item, pikepdf.Dictionary | pikepdf.Array) and not item.is_indirect:
+            _redirect(item, duplicate_of)
+
+
+def _replacement(
+    item: object, duplicate_of: dict[tuple[int, int], pikepdf.Object]
+) -> pikepdf.Object | None:
+    import pikepdf
+
+    if isinstance(item, pikepdf.Stream) and item.is_indirect:
+        return duplicate_of.get(item.objgen)
+    return None

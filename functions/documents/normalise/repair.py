@@ -1,0 +1,148 @@
+"""PDFs: opened (and repaired) with qpdf through pikepdf, then cleaned.
+
+qpdf reconstructs damaged cross-reference tables and page trees, opens documents that
+are encrypted with an owner password only, and writes a document back with every page,
+form field, annotation and outline entry it had. A PDF that opens without a single
+repair, is not encrypted and has no active content is not rewritten at all: the caller
+copies its bytes, so later stages compare against the original.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
+
+from functions.documents.normalise.active_content import removal_notes, remove_active_content
+from functions.documents.normalise.pypdf_tolerance import pypdf_errors, quiet_pypdf
+from functions.errors import DocumentError, ErrorCode
+from functions.settings import Limits
+
+if TYPE_CHECKING:
+    import pikepdf
+
+
+@dataclass
+class OpenedPdf:
+    """A PDF opened and cleaned, ready to be copied or written."""
+
+    pdf: pikepdf.Pdf
+    pages: int
+    encrypted: bool
+    removed: Counter[str] = field(default_factory=Counter)
+    repairs: list[str] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> bool:
+        """True if the source bytes are the document: clean, not encrypted, nothing removed."""
+        return not (self.encrypted or self.removed or self.repairs)
+
+    def warnings(self) -> list[str]:
+        """Sentences for the document's owner about what was changed."""
+        notes = []
+        if self.repairs:
+            notes.append(
+                "The PDF was damaged and has been repaired; check that nothing is missing."
+            )
+        notes.extend(removal_notes(self.removed))
+        return notes
+
+
+def open_pdf(src: Path, limits: Limits) -> OpenedPdf:
+    """Opens the PDF at ``src``, repairing it if needed, and removes its active content.
+
+    The returned document must be closed by the caller (``result.pdf.close()``).
+
+    Raises:
+        DocumentError: ``ENCRYPTED_DOCUMENT`` if it needs a password to open,
+            ``CORRUPT_DOCUMENT`` if it cannot be read even with repairs,
+            ``EMPTY_DOCUMENT`` if it has no pages, ``TOO_MANY_PAGES`` over the limit.
+    """
+    import pikepdf
+
+    try:
+        pdf = pikepdf.open(src)
+    except pikepdf.PasswordError as err:
+        raise DocumentError(
+            ErrorCode.ENCRYPTED_DOCUMENT, "The PDF is protected by a password needed to open it."
+        ) from err
+    except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as err:
+        raise corrupt_pdf() from err
+    try:
+        opened = _inspect(pdf, limits)
+    except BaseException:
+        pdf.close()
+        raise
+    if not opened.repairs and not _pypdf_reads(src):
+        # qpdf tolerates some damage silently (a stray byte after startxref); a copy must
+        # open in every reader downstream, so such a file is rewritten like a repaired one.
+        opened.repairs.append("pypdf could not read the file's trailer or page tree")
+    return opened
+
+
+def _pypdf_reads(src: Path) -> bool:
+    """True if pypdf reads the trailer, cross-reference data and page tree of ``src``."""
+    import warnings
+
+    from pypdf import PdfReader
+
+    with open(src, "rb") as handle, warnings.catch_warnings(), quiet_pypdf():
+        warnings.simplefilter("ignore")
+        try:
+            return len(PdfReader(handle, strict=False).pages) > 0
+        except pypdf_errors():
+            return False
+
+
+def corrupt_pdf() -> DocumentError:
+    return DocumentError(
+        ErrorCode.CORRUPT_DOCUMENT, "The PDF is damaged beyond repair and cannot be read."
+    )
+
+
+def _inspect(pdf: pikepdf.Pdf, limits: Limits) -> OpenedPdf:
+    import pikepdf
+
+    try:
+        root = pdf.Root
+        if not isinstance(root, pikepdf.Dictionary) or not isinstance(
+            root.get("/Pages"), pikepdf.Dictionary
+        ):
+            raise corrupt_pdf()
+        pages = len(pdf.pages)
+    except (pikepdf.PdfError, RuntimeError, ValueError, TypeError, KeyError) as err:
+        raise corrupt_pdf() from err
+    if pages == 0:
+        # The file is intact (qpdf read its page tree) but lists no pages: nothing to show.
+        raise DocumentError(ErrorCode.EMPTY_DOCUMENT, "The PDF has no pages.")
+    if pages > limits.max_pages:
+        raise DocumentError(
+            ErrorCode.TOO_MANY_PAGES,
+            f"The PDF has {pages} pages; at most {limits.max_pages} are allowed.",
+        )
+    opened = OpenedPdf(pdf=pdf, pages=pages, encrypted=bool(pdf.is_encrypted))
+    try:
+        remove_active_content(pdf, opened.removed)
+    except (pikepdf.PdfError, RuntimeError) as err:
+        raise corrupt_pdf() from err
+    # qpdf reports every repair it made while reading, including objects it resolved
+    # during the walk above, as a warning.
+    opened.repairs = [str(note) for note in pdf.get_warnings()]
+    return opened
+
+
+def write_pdf(opened: OpenedPdf, out: IO[bytes]) -> None:
+    """Writes the repaired, decrypted and cleaned document to ``out``.
+
+    Raises:
+        DocumentError: ``CORRUPT_DOCUMENT`` if qpdf cannot write the objects it read.
+    """
+    import pikepdf
+
+    try:
+        # encryption=False writes the document decrypted; deterministic_id makes a retried
+        # stage write the same bytes.
+        opened.pdf.save(cast("BinaryIO", out), encryption=False, deterministic_id=True)
+    except (pikepdf.PdfError, RuntimeError) as err:
+        raise corrupt_pdf() from err
