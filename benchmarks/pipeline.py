@@ -40,6 +40,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +102,14 @@ def run_child(stage: str, work: Path, src: Path, state_file: Path) -> None:
     from moto import mock_aws
 
     os.environ.update(
-        EFS_MOUNT_PATH=str(work / "mount"),
-        OUTPUT_BUCKET=OUTPUT,
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",
+        {
+            "EFS_MOUNT_PATH": str(work / "mount"),
+            "OUTPUT_BUCKET": OUTPUT,
+            # moto's S3 only: credentials that can reach nothing real.
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
     )
     (work / "mount").mkdir(exist_ok=True)
     with mock_aws():
@@ -267,7 +271,7 @@ def compare_text(reference: str, ours: str, row: Row) -> None:
     """Words and reading order of ``ours`` against pdftotext's ``reference``."""
     want, got = _WORD.findall(reference.lower()), _WORD.findall(ours.lower())
     common = sum((Counter(want) & Counter(got)).values())
-    pairs_want, pairs_got = Counter(zip(want, want[1:])), Counter(zip(got, got[1:]))
+    pairs_want, pairs_got = Counter(pairwise(want)), Counter(pairwise(got))
     row.words_pdftotext, row.words_ours = len(want), len(got)
     row.recall = common / len(want) if want else 1.0
     row.precision = common / len(got) if got else 1.0
