@@ -309,7 +309,7 @@ def _per_page(rows: list[Row], column: str) -> float:
 
 def print_tables(groups: dict[str, list[Row]], harness: Run) -> None:
     head = (
-        f"{'set':22} {'docs':>4} {'pages':>5} | {'ingest':>6} {'transf':>6} {'compr':>6} "
+        f"{'set':24} {'docs':>4} {'pages':>5} | {'ingest':>6} {'transf':>6} {'compr':>6} "
         f"{'ours':>6} | {'gs':>6} {'p2t':>5} {'anchor':>6} | {'speed':>5}"
     )
     print("ms per page (stage times from the manifests; anchors timed per process)")
@@ -319,7 +319,7 @@ def print_tables(groups: dict[str, list[Row]], harness: Run) -> None:
         ours = sum(_per_page(rows, f"{stage}_ms") for stage in STAGES)
         anchor = _per_page(rows, "gs_ms") + _per_page(rows, "pdftotext_ms")
         print(
-            f"{name:22} {len(rows):>4} {sum(r.pages for r in rows):>5} | "
+            f"{name:24} {len(rows):>4} {sum(r.pages for r in rows):>5} | "
             + " ".join(f"{_per_page(rows, f'{stage}_ms'):>6.2f}" for stage in STAGES)
             + f" {ours:>6.2f} | {_per_page(rows, 'gs_ms'):>6.2f} "
             f"{_per_page(rows, 'pdftotext_ms'):>5.2f} {anchor:>6.2f} | "
@@ -330,7 +330,7 @@ def print_tables(groups: dict[str, list[Row]], harness: Run) -> None:
         f"{harness.peak_bytes / MB:.0f} MB); size ratio out/in; text against pdftotext"
     )
     head = (
-        f"{'set':22} | {'ingest':>6} {'transf':>6} {'compr':>6} | {'gs':>5} {'p2t':>5} | "
+        f"{'set':24} | {'ingest':>6} {'transf':>6} {'compr':>6} | {'gs':>5} {'p2t':>5} | "
         f"{'ours':>5} {'gs':>5} | {'recall':>6} {'prec':>5} {'order':>5}"
     )
     print(head)
@@ -340,7 +340,7 @@ def print_tables(groups: dict[str, list[Row]], harness: Run) -> None:
         words = sum(row.words_pdftotext for row in rows) or 1
         found = sum(row.words_ours for row in rows) or 1
         print(
-            f"{name:22} | "
+            f"{name:24} | "
             + " ".join(f"{max(getattr(r, f'{s}_mb') for r in rows):>6.0f}" for s in STAGES)
             + f" | {max(r.gs_mb for r in rows):>5.0f} {max(r.pdftotext_mb for r in rows):>5.0f}"
             f" | {sum(r.ours_bytes for r in rows) / bytes_in:>5.3f} "
@@ -365,8 +365,7 @@ def _group(rows: list[Row]) -> dict[str, list[Row]]:
     groups = {"corpus: all PDFs": corpus}
     for category in sorted({row.category for row in corpus}):
         groups[f"corpus: {category}"] = [row for row in corpus if row.category == category]
-    text_heavy = [row for row in ok if row.category in ("manual", "text") or row.pages >= 20]
-    groups["text-heavy (>=20 p, text)"] = text_heavy
+    groups["manuals (>= 20 pages)"] = [row for row in ok if row.pages >= 20]
     groups.update({"manual (1,333 pages)": [row for row in ok if row.category == "manual"]})
     return {name: group for name, group in groups.items() if group}
 
