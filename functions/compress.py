@@ -106,7 +106,9 @@ def compress(
         produced = workspace.resolve(document["dir"])
         out = directory / document["slot"] if document["slot"] else directory
         out.mkdir(exist_ok=True)
-        result = compress_pdf(produced / "document.pdf", out / "document.pdf", profile)
+        result = compress_pdf(
+            produced / "document.pdf", out / "document.pdf", profile, limits=settings.limits
+        )
         text = produced / "text.txt"
         bytes_in = document["size"]
         record_source = dict(source)
@@ -123,11 +125,7 @@ def compress(
             },
             "profile": profile,
             "ratio": round(result.bytes_out / bytes_in, 4) if bytes_in else None,
-            "compression": {
-                "pdf_bytes_in": result.bytes_in,
-                "pdf_bytes_out": result.bytes_out,
-                "kept_input": result.kept_input,
-            },
+            "compression": result.to_json(),
             "timings": _timings(ingested, document, time.monotonic() - started),
             "warnings": [
                 *ingested.get("warnings", []),

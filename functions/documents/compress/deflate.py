@@ -20,9 +20,10 @@ def deflate_level(decoded_bytes: int | None) -> int:
 
 # Compressed bytes fed to the inflater at once, and the most it may expand them to.
 _RECOMPRESS_CHUNK = 1 << 20
-
-
 _RECOMPRESS_WINDOW = 16 << 20
+# Decoded bytes after which a stream is left as it is: memory stays bounded by a window
+# whatever the data, and time too (a Flate bomb of 1 GiB is given up after this).
+MAX_RECOMPRESS_DECODED = 256 << 20
 
 
 def deflate_smaller(raw: bytes, level: int) -> bytes | None:
@@ -35,6 +36,7 @@ def deflate_smaller(raw: bytes, level: int) -> bytes | None:
     deflater = zlib_ng.compressobj(level)
     out: list[bytes] = []
     size = 0
+    decoded = 0
     view = memoryview(raw)
     try:
         for start in range(0, len(raw), _RECOMPRESS_CHUNK):
@@ -42,6 +44,9 @@ def deflate_smaller(raw: bytes, level: int) -> bytes | None:
             while chunk:
                 data = inflater.decompress(chunk, _RECOMPRESS_WINDOW)
                 chunk = inflater.unconsumed_tail
+                decoded += len(data)
+                if decoded > MAX_RECOMPRESS_DECODED:
+                    return None
                 compressed = deflater.compress(data)
                 size += len(compressed)
                 if size >= len(raw):

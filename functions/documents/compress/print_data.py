@@ -8,19 +8,25 @@ if TYPE_CHECKING:
     import pikepdf
 
 
-def drop_private_data(pdf: pikepdf.Pdf) -> None:
+def drop_private_data(pdf: pikepdf.Pdf) -> int:
     """Removes ``/PieceInfo``: other applications' private editing data (PDF 14.5).
 
     Illustrator and others keep a whole copy of their native document there (megabytes,
     in one corpus file half the PDF); viewers never read it. Acrobat's optimiser and
     ghostscript drop it too. Only the lossy profiles do, since it is not ours to discard
     in ``lossless``, which promises the document is otherwise untouched.
+
+    Returns:
+        How many objects had private data.
     """
     import pikepdf
 
+    removed = 0
     for obj in pdf.objects:
         if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream) and "/PieceInfo" in obj:
             del obj["/PieceInfo"]
+            removed += 1
+    return removed
 
 
 def drop_print_output_intents(pdf: pikepdf.Pdf) -> bool:

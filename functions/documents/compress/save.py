@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 
+from functions.documents.normalise.repair import ensure_trailer_size
 from functions.errors import DocumentError, ErrorCode
 from functions.workspace import atomic_writer
 
@@ -76,6 +77,7 @@ def save_guarded(pdf: pikepdf.Pdf, src: Path, dest: Path, bytes_in: int) -> tupl
     import pikepdf
 
     pikepdf.settings.set_flate_compression_level(9)
+    ensure_trailer_size(pdf)
     with atomic_writer(dest) as handle:
         output = cast(BinaryIO, handle)  # opened in "wb" mode
         try:

@@ -6,6 +6,8 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
+from functions.documents.compress.report import PassResult
+
 if TYPE_CHECKING:
     import pikepdf
 
@@ -72,7 +74,7 @@ def resources_shared(pdf: pikepdf.Pdf) -> bool:
     return False
 
 
-def share_identical_streams(pdf: pikepdf.Pdf) -> None:
+def share_identical_streams(pdf: pikepdf.Pdf) -> PassResult:
     """Makes identical streams one object, so that the saved file holds each once.
 
     Documents assembled from parts (merged reports, mail merges, scanned batches) embed
@@ -80,9 +82,13 @@ def share_identical_streams(pdf: pikepdf.Pdf) -> None:
     when its dictionary (apart from ``/Length``) and its raw bytes are equal; references
     to it are redirected to the first, and the duplicates become unreachable, so qpdf
     does not write them.
+
+    Returns:
+        How many duplicates were dropped, and their stored sizes (after: 0).
     """
     import pikepdf
 
+    result = PassResult("shared")
     first: dict[bytes, pikepdf.Object] = {}
     duplicate_of: dict[tuple[int, int], pikepdf.Object] = {}
     for obj in pdf.objects:
@@ -96,10 +102,11 @@ def share_identical_streams(pdf: pikepdf.Pdf) -> None:
         key = digest.digest()
         if key in first:
             duplicate_of[obj.objgen] = first[key]
+            result = result.add(len(raw), 0)
         else:
             first[key] = obj
     if not duplicate_of:
-        return
+        return result
     # Only containers whose serialised form names a duplicate are walked key by key:
     # qpdf serialises each in C++, where a Python walk of every object's every key
     # took seconds on a 1,333-page manual. Pages are objects too; streams are always
@@ -115,6 +122,7 @@ def share_identical_streams(pdf: pikepdf.Pdf) -> None:
         if any(ref in duplicates for ref in _REFERENCE.findall(text)):
             _redirect(obj, duplicate_of)
     _redirect(pdf.trailer, duplicate_of)
+    return result
 
 
 def _dictionary_key(stream: pikepdf.Stream) -> bytes:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from functions.documents.compress.deflate import deflate_level, deflate_smaller
+from functions.documents.compress.report import PassResult
 
 if TYPE_CHECKING:
     import pikepdf
 
 
-def recompress_flate(pdf: pikepdf.Pdf, skip: set[tuple[int, int]]) -> None:
+def recompress_flate(pdf: pikepdf.Pdf, skip: set[tuple[int, int]]) -> PassResult:
     """Recompresses every plain Flate stream, keeping the smaller encoding.
 
     This is qpdf's ``recompress_flate`` done with zlib-ng, which inflates about five
@@ -23,9 +24,13 @@ def recompress_flate(pdf: pikepdf.Pdf, skip: set[tuple[int, int]]) -> None:
     decoded by qpdf and deflated without it, as qpdf does, when its pixels are known to
     fit in ``_PREDICTOR_DECODED_BYTES``; it keeps the smaller encoding. Damaged data is
     left for qpdf to copy as it is.
+
+    Returns:
+        How many streams were recompressed, and their stored sizes before and after.
     """
     import pikepdf
 
+    result = PassResult("recompressed")
     for obj in pdf.objects:
         if not isinstance(obj, pikepdf.Stream) or obj.objgen in skip:
             continue
@@ -41,6 +46,8 @@ def recompress_flate(pdf: pikepdf.Pdf, skip: set[tuple[int, int]]) -> None:
             smaller = _without_predictor(obj, len(raw))
         if smaller is not None:
             obj.write(smaller, filter=pikepdf.Name.FlateDecode)
+            result = result.add(len(raw), len(smaller))
+    return result
 
 
 def _image_bytes(stream: pikepdf.Stream) -> int | None:

@@ -7,6 +7,7 @@ and additional actions (/AA) triggered by opening, closing, printing or hovering
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,17 @@ _REMOVALS = {
     "javascript_actions": "Removed JavaScript from {n} link(s), button(s), form field(s) "
     "or bookmark(s).",
     "launch_actions": "Removed {n} link(s) or bookmark(s) that would start another program.",
+    "xfa_scripts": "Removed {n} script(s) from the document's XFA form.",
+    "xfa_forms": "Removed the document's XFA form, whose scripts could not be read; its "
+    "other form fields remain.",
 }
+
+# A <script> element of an XFA packet (with any namespace prefix), empty or with content;
+# XFA keeps scripts in <script> elements only (in events, calculations, validations and
+# <variables>), in the template packet and in form packets of filled forms.
+_XFA_SCRIPT = re.compile(
+    rb"<(?P<tag>(?:[A-Za-z_][\w.-]*:)?script)\b[^>]*?(?:/>|>.*?</(?P=tag)\s*>)", re.DOTALL
+)
 
 
 def removal_notes(removed: Counter[str]) -> list[str]:
@@ -95,6 +106,7 @@ def remove_active_content(pdf: pikepdf.Pdf, removed: Counter[str]) -> None:
     if form is not None:
         for node in _tree(form.get("/Fields"), "/Kids"):
             _clean_holder(node, seen, removed)
+        _remove_xfa_scripts(form, removed)
     outlines = as_dict(root.get("/Outlines"))
     if outlines is not None:
         for node in _outline(outlines.get("/First")):
@@ -156,3 +168,32 @@ def _outline(first: Any) -> Iterator[pikepdf.Dictionary]:
             yield node
             stack.append((node.get("/First"), depth + 1))
             node = as_dict(node.get("/Next"))
+
+
+def _remove_xfa_scripts(form: pikepdf.Dictionary, removed: Counter[str]) -> None:
+    """Removes every <script> element from the XFA packets of a form.
+
+    ``/XFA`` is one stream holding the whole XDP document, or an array alternating
+    packet names and streams; a packet never splits an element, so each stream is
+    cleaned on its own.
+    """
+    import pikepdf
+
+    xfa = form.get("/XFA")
+    streams = [xfa] if isinstance(xfa, pikepdf.Stream) else []
+    items = as_array(xfa)
+    if items is not None:
+        streams = [item for item in items if isinstance(item, pikepdf.Stream)]
+    for stream in streams:
+        try:
+            data = stream.read_bytes()
+        except pikepdf.PdfError:
+            # Scripts that cannot be read cannot be removed: the XFA form goes, and
+            # readers fall back to the AcroForm fields every XFA form carries.
+            del form["/XFA"]
+            removed["xfa_forms"] += 1
+            return
+        cleaned, count = _XFA_SCRIPT.subn(b"", data)
+        if count:
+            stream.write(cleaned)
+            removed["xfa_scripts"] += count

@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from functions.documents.normalise.active_content import removal_notes, remove_active_content
 from functions.documents.normalise.pypdf_tolerance import pypdf_errors, quiet_pypdf
+from functions.documents.signatures import Signatures, find_signatures
 from functions.errors import DocumentError, ErrorCode
 from functions.settings import Limits
 
@@ -25,18 +26,47 @@ if TYPE_CHECKING:
 
 @dataclass
 class OpenedPdf:
-    """A PDF opened and cleaned, ready to be copied or written."""
+    """A PDF opened and cleaned, ready to be copied or written.
+
+    Attributes:
+        repairs: What qpdf repaired while reading (its warnings); empty for a sound file.
+        pypdf_unreadable: qpdf read it without a repair but pypdf cannot: the copy is
+            rewritten so that every reader downstream opens it, without calling it damaged.
+        signatures: The digital signatures of the source file.
+    """
 
     pdf: pikepdf.Pdf
     pages: int
     encrypted: bool
     removed: Counter[str] = field(default_factory=Counter)
     repairs: list[str] = field(default_factory=list)
+    pypdf_unreadable: bool = False
+    signatures: Signatures = field(default_factory=Signatures)
 
     @property
     def unchanged(self) -> bool:
-        """True if the source bytes are the document: clean, not encrypted, nothing removed."""
-        return not (self.encrypted or self.removed or self.repairs)
+        """True if the source bytes are the document.
+
+        That is a sound file with nothing removed, not encrypted, or encrypted (with an
+        owner password only) and signed: decrypting it would break the signature, and
+        every reader downstream opens such a file without a password.
+        """
+        if self.removed or self.repairs or self.pypdf_unreadable:
+            return False
+        return not self.encrypted or self.signatures.intact > 0
+
+    def rewrite_reasons(self) -> list[str]:
+        """Why the document is rewritten rather than copied, in words for its owner."""
+        reasons = []
+        if self.repairs:
+            reasons.append("it was damaged and had to be repaired")
+        if self.removed:
+            reasons.append("its active content was removed")
+        if self.pypdf_unreadable:
+            reasons.append("its structure had to be rewritten for PDF readers")
+        if self.encrypted and not reasons:
+            reasons.append("its encryption was removed")
+        return reasons
 
     def warnings(self) -> list[str]:
         """Sentences for the document's owner about what was changed."""
@@ -46,7 +76,22 @@ class OpenedPdf:
                 "The PDF was damaged and has been repaired; check that nothing is missing."
             )
         notes.extend(removal_notes(self.removed))
+        if self.signatures.intact and not self.unchanged:
+            notes.append(
+                "The PDF was digitally signed; its signature is no longer valid because "
+                + " and ".join(self.rewrite_reasons())
+                + "."
+            )
         return notes
+
+    def signature_facts(self) -> dict[str, object]:
+        """What facts.json records about the signatures."""
+        invalidated = bool(self.signatures.intact) and not self.unchanged
+        return {
+            **self.signatures.to_json(),
+            "invalidated": invalidated,
+            "reasons": self.rewrite_reasons() if invalidated else [],
+        }
 
 
 def open_pdf(src: Path, limits: Limits) -> OpenedPdf:
@@ -75,9 +120,15 @@ def open_pdf(src: Path, limits: Limits) -> OpenedPdf:
         pdf.close()
         raise
     if not opened.repairs and not _pypdf_reads(src):
-        # qpdf tolerates some damage silently (a stray byte after startxref); a copy must
-        # open in every reader downstream, so such a file is rewritten like a repaired one.
-        opened.repairs.append("pypdf could not read the file's trailer or page tree")
+        # qpdf is the judge of damage, but a copy must open in every reader downstream:
+        # a file qpdf reads without a repair and pypdf cannot is rewritten, not called
+        # damaged.
+        opened.pypdf_unreadable = True
+    try:
+        opened.signatures = find_signatures(pdf, src)
+    except (pikepdf.PdfError, RuntimeError, OSError, ValueError) as err:
+        pdf.close()
+        raise corrupt_pdf() from err
     return opened
 
 
@@ -114,6 +165,10 @@ def _inspect(pdf: pikepdf.Pdf, limits: Limits) -> OpenedPdf:
     except (pikepdf.PdfError, RuntimeError, ValueError, TypeError, KeyError) as err:
         raise corrupt_pdf() from err
     if pages == 0:
+        if pdf.get_warnings():
+            # qpdf lost the page tree while reading (an object nested too deep, a broken
+            # reference): the document is damaged, not empty.
+            raise corrupt_pdf()
         # The file is intact (qpdf read its page tree) but lists no pages: nothing to show.
         raise DocumentError(ErrorCode.EMPTY_DOCUMENT, "The PDF has no pages.")
     if pages > limits.max_pages:
@@ -140,9 +195,21 @@ def write_pdf(opened: OpenedPdf, out: IO[bytes]) -> None:
     """
     import pikepdf
 
+    ensure_trailer_size(opened.pdf)
     try:
         # encryption=False writes the document decrypted; deterministic_id makes a retried
         # stage write the same bytes.
         opened.pdf.save(cast("BinaryIO", out), encryption=False, deterministic_id=True)
     except (pikepdf.PdfError, RuntimeError) as err:
         raise corrupt_pdf() from err
+
+
+def ensure_trailer_size(pdf: pikepdf.Pdf) -> None:
+    """Gives a trailer that lost its ``/Size`` one before qpdf writes it.
+
+    qpdf rebuilds the cross-reference data of a damaged file but keeps the trailer it
+    found; written without ``/Size``, a cross-reference stream is unreadable to every
+    reader, qpdf included. qpdf writes the right value in place of this one.
+    """
+    if "/Size" not in pdf.trailer:
+        pdf.trailer.Size = len(pdf.objects) + 1

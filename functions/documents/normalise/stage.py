@@ -144,6 +144,7 @@ def _normalise_pdf(src: Path, out_dir: Path, limits: Limits) -> Normalised:
             {"kind": kind, "count": count} for kind, count in sorted(opened.removed.items())
         ],
         "dpi_source": None,
+        "signatures": opened.signature_facts(),
         "text_failed_pages": failed,
         "warnings": warnings,
     }

@@ -30,8 +30,8 @@ Encoded = tuple[bytes, str, tuple[int, int]]
 MAX_DECODED_BYTES = 256 * 1024 * 1024
 
 
-class ImageTooLargeError(Exception):
-    """The image is over the pixel limit, or too large to decode whole: it is kept."""
+class TooBigToDecodeError(Exception):
+    """The image is too large to decode whole and cannot be reduced by strips: it is kept."""
 
 
 def from_jpeg(
@@ -74,7 +74,7 @@ def from_lossless(
     """Re-encodes an image with lossless filters: a photo as JPEG, a drawing as Flate.
 
     Raises:
-        ImageTooLargeError: Too large to decode whole, and not reducible by strips.
+        TooBigToDecodeError: Too large to decode whole, and not reducible by strips.
     """
     from PIL import Image
     from zlib_ng import zlib_ng
@@ -92,7 +92,7 @@ def from_lossless(
         resized = resize(reduced, target)
     else:
         if expected > MAX_DECODED_BYTES:
-            raise ImageTooLargeError
+            raise TooBigToDecodeError
         data = image.read_bytes()
         if len(data) < expected:
             raise ValueError("image data is shorter than its dimensions")
@@ -116,13 +116,13 @@ def from_palette(
     what Flate compresses best and what JPEG blurs.
 
     Raises:
-        ImageTooLargeError: Its expanded pixels would be too large to hold.
+        TooBigToDecodeError: Its expanded pixels would be too large to hold.
     """
     from PIL import Image
 
     width, height = int(image["/Width"]), int(image["/Height"])
     if width * height * (1 + palette.components) > MAX_DECODED_BYTES:
-        raise ImageTooLargeError
+        raise TooBigToDecodeError
     data = image.read_bytes()
     if len(data) < width * height:
         raise ValueError("image data is shorter than its dimensions")

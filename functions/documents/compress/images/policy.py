@@ -43,7 +43,10 @@ class ImageReport:
     images_rewritten: int = 0
     bytes_before: int = 0
     bytes_after: int = 0
+    # Images over the configured pixel limit, and images under it too large to decode in
+    # memory (over 256 MB decoded, not reducible by strips).
     skipped_too_large: list[str] = field(default_factory=list)
+    skipped_too_big_to_decode: list[str] = field(default_factory=list)
     skipped_unreadable: list[str] = field(default_factory=list)
     # objgen of every stream this pass wrote (images and their resized soft masks). Their
     # data is final (JPEG, or Flate at deflate_level), so the recompression skips them.

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from functions.documents.compress.images.colour import CmykToRgb, cmyk_to_rgb, inverted_decode
 from functions.documents.compress.images.encode import (
     Encoded,
-    ImageTooLargeError,
+    TooBigToDecodeError,
     from_jpeg,
     from_lossless,
     from_palette,
@@ -61,6 +61,10 @@ def pixel_limit(max_pixels: int) -> Iterator[None]:
             yield
     finally:
         Image.MAX_IMAGE_PIXELS = previous
+
+
+class _OverPixelLimitError(Exception):
+    """The image has more pixels than the configured limit: it is kept as it is."""
 
 
 @dataclass(frozen=True)
@@ -133,8 +137,11 @@ class ImageRewriter:
             to_rgb = cmyk_to_rgb(image, profile, jpeg=jpeg, cache=self._transforms)
         try:
             encoded = self._encode(source, target, to_rgb)
-        except (ImageTooLargeError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except (_OverPixelLimitError, Image.DecompressionBombError, Image.DecompressionBombWarning):
             self.report.skipped_too_large.append(source.name)
+            return
+        except TooBigToDecodeError:
+            self.report.skipped_too_big_to_decode.append(source.name)
             return
         except (OSError, ValueError, SyntaxError, pikepdf.PdfError):
             # Pillow and qpdf raise these for damaged image data; such an image is
@@ -153,13 +160,13 @@ class ImageRewriter:
             if not set(filters) <= LOSSLESS_FILTERS:
                 return None
             if width * height > self.max_pixels:
-                raise ImageTooLargeError
+                raise _OverPixelLimitError
             return from_palette(image, source.palette, mode, target, self.policy)
         if filters == ["/DCTDecode"]:
             return from_jpeg(source.raw, mode, target, self.policy, to_rgb)
         if set(filters) <= LOSSLESS_FILTERS:
             if width * height > self.max_pixels:
-                raise ImageTooLargeError
+                raise _OverPixelLimitError
             return from_lossless(image, mode, target, self.policy, to_rgb)
         return None  # CCITT, JBIG2, JPEG 2000: already efficient or not worth the risk
 
