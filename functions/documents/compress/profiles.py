@@ -91,8 +91,12 @@ def compress_pdf(
     warnings += notes  # true of the input too: what was kept as it was
     if kept_input:  # the guard has copied the input to dest
         return _kept(src, pages, NOT_SMALLER, [*warnings, _NOT_SMALLER_WARNING])
-    source = Reopened(qpdf_pages=pages, qpdf_repaired=repaired, pypdf_pages=pypdf_pages(src))
-    problem = output_problem(reopen(dest), source, pages)
+    output = reopen(dest)
+    # pypdf reads the input only to excuse an output it cannot read: a second parse of
+    # the whole document in Python, spared whenever the output reads.
+    read_by_pypdf = pages if output.pypdf_pages == pages else pypdf_pages(src)
+    source = Reopened(qpdf_pages=pages, qpdf_repaired=repaired, pypdf_pages=read_by_pypdf)
+    problem = output_problem(output, source, pages)
     if problem is not None:
         note = (
             f"The compressed copy failed its check ({problem}), so the PDF is published as it was."
