@@ -1,9 +1,10 @@
 """The text layer of a normalised PDF, page by page.
 
-PDFium (through pypdfium2) extracts it: on the corpus it reads the same words as
-``pdftotext`` in the same order, at about 2 ms a page where pypdf takes 27 (measured by
-``benchmarks/text.py``; see "Text extraction" in docs/ARCHITECTURE.md). pypdf stays the
-fallback for a document PDFium refuses to open, so no document loses text it had.
+PDFium (through pypdfium2) extracts it: on the corpus it finds more of ``pdftotext``'s
+words, in its order, than pypdf does, at about 2 ms a page where pypdf takes 27 (measured
+by ``benchmarks/text.py``; see "Text extraction" in docs/ARCHITECTURE.md). pypdf stays
+the fallback for a document PDFium will not open or counts other pages in, so no
+document loses text it had.
 
 Text extraction decodes content streams only, never image data: a page whose content
 streams use a filter text extraction does not decode (an image filter such as
