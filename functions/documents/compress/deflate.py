@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import cast
 
 # Decoded size from which Flate data is deflated at level 6 rather than 9. Measured on the
@@ -26,40 +27,56 @@ _RECOMPRESS_WINDOW = 16 << 20
 MAX_RECOMPRESS_DECODED = 256 << 20
 
 
-def deflate_smaller(raw: bytes, level: int) -> bytes | None:
-    """Returns ``raw`` inflated and deflated again at ``level`` if that is smaller, else None."""
+def inflate_windows(raw: bytes) -> Iterator[bytes]:
+    """Yields Flate data decoded a window at a time, holding one window in memory.
+
+    Raises:
+        ValueError: The data is damaged, or ends before its end marker.
+    """
     from zlib_ng import zlib_ng
 
     # zlib-ng's stub declares ``error`` as an instance; it is the exception class.
     inflate_error = cast("type[Exception]", zlib_ng.error)
     inflater = zlib_ng.decompressobj()
-    deflater = zlib_ng.compressobj(level)
-    out: list[bytes] = []
-    size = 0
-    decoded = 0
     view = memoryview(raw)
     try:
         for start in range(0, len(raw), _RECOMPRESS_CHUNK):
             chunk: bytes | memoryview = view[start : start + _RECOMPRESS_CHUNK]
-            while chunk:
+            while chunk and not inflater.eof:
                 data = inflater.decompress(chunk, _RECOMPRESS_WINDOW)
                 chunk = inflater.unconsumed_tail
-                decoded += len(data)
-                if decoded > MAX_RECOMPRESS_DECODED:
-                    return None
-                compressed = deflater.compress(data)
-                size += len(compressed)
-                if size >= len(raw):
-                    return None
-                out.append(compressed)
-                if inflater.eof:
-                    break
+                yield data
             if inflater.eof:
-                break
-    except inflate_error:
+                return
+    except inflate_error as error:
+        raise ValueError(f"damaged Flate data: {error}") from None
+    raise ValueError("truncated Flate data")
+
+
+def deflate_smaller(raw: bytes, level: int) -> bytes | None:
+    """Returns ``raw`` inflated and deflated again at ``level`` if that is smaller, else None.
+
+    None too for damaged or truncated data (qpdf copies it as it is), and for data that
+    decodes to more than :data:`MAX_RECOMPRESS_DECODED`.
+    """
+    from zlib_ng import zlib_ng
+
+    deflater = zlib_ng.compressobj(level)
+    out: list[bytes] = []
+    size = 0
+    decoded = 0
+    try:
+        for data in inflate_windows(raw):
+            decoded += len(data)
+            if decoded > MAX_RECOMPRESS_DECODED:
+                return None
+            compressed = deflater.compress(data)
+            size += len(compressed)
+            if size >= len(raw):
+                return None
+            out.append(compressed)
+    except ValueError:
         return None
-    if not inflater.eof:
-        return None  # truncated data: qpdf copies it as it is
     tail = deflater.flush()
     if size + len(tail) >= len(raw):
         return None

@@ -13,7 +13,10 @@ cannot be decoded: streams using them are kept as they are, and the warning says
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
+
+from functions.documents.compress.deflate import inflate_windows
+from functions.documents.filters import STANDARD_FILTERS
 
 if TYPE_CHECKING:
     import pikepdf
@@ -23,15 +26,6 @@ if TYPE_CHECKING:
 MAX_DECODED_BYTES = 128 << 20
 # Flate expands at most about 1032:1; a smaller stream cannot exceed the limit.
 _MAX_FLATE_RATIO = 1032
-_CHUNK = 1 << 20
-_WINDOW = 16 << 20
-
-#: Filters of ISO 32000 (and their abbreviations in inline images).
-STANDARD_FILTERS = frozenset(
-    {"/ASCIIHexDecode", "/ASCII85Decode", "/LZWDecode", "/FlateDecode", "/RunLengthDecode",
-     "/CCITTFaxDecode", "/JBIG2Decode", "/DCTDecode", "/JPXDecode", "/Crypt",
-     "/AHx", "/A85", "/LZW", "/Fl", "/RL", "/CCF", "/DCT"}
-)  # fmt: skip
 
 
 def oversized_streams(pdf: pikepdf.Pdf) -> int:
@@ -56,23 +50,13 @@ def oversized_streams(pdf: pikepdf.Pdf) -> int:
 
 def _inflates_beyond(raw: bytes, limit: int) -> bool:
     """Tells whether Flate data decodes to more than ``limit`` bytes, holding a window."""
-    from zlib_ng import zlib_ng
-
-    inflate_error = cast("type[Exception]", zlib_ng.error)
-    inflater = zlib_ng.decompressobj()
-    view = memoryview(raw)
     total = 0
     try:
-        for start in range(0, len(raw), _CHUNK):
-            chunk: bytes | memoryview = view[start : start + _CHUNK]
-            while chunk and not inflater.eof:
-                total += len(inflater.decompress(chunk, _WINDOW))
-                chunk = inflater.unconsumed_tail
-                if total > limit:
-                    return True
-            if inflater.eof:
-                break
-    except inflate_error:
+        for data in inflate_windows(raw):
+            total += len(data)
+            if total > limit:
+                return True
+    except ValueError:
         return False  # damaged data: qpdf copies it as it is
     return False
 

@@ -35,7 +35,7 @@ from functions.documents.compress.sharing import (
 )
 from functions.documents.compress.streams import recompress_flate
 from functions.documents.compress.type1 import convert_type1_fonts
-from functions.documents.compress.verify import Reopened, output_problem, pypdf_pages, reopen
+from functions.documents.compress.verify import output_problem, reopen
 from functions.documents.signatures import find_signatures
 from functions.errors import DocumentError, ErrorCode
 from functions.settings import PROFILES, Limits
@@ -52,6 +52,7 @@ _SIGNED_WARNING = (
     "The PDF is digitally signed, so it is published exactly as it was: compressing it "
     "would invalidate the signature."
 )
+_REPAIRED_WARNING = "The PDF was damaged; its structure was repaired while compressing."
 _NOT_SMALLER_WARNING = "Compressing would not have made the PDF smaller, so it is kept as it was."
 
 
@@ -84,19 +85,13 @@ def compress_pdf(
         pages, repaired = _read_pages(pdf, src)
         if find_signatures(pdf, src).intact:
             return _keep_input(src, dest, pages, SIGNED, [_SIGNED_WARNING])
-        warnings = ["The PDF was damaged; its structure was repaired while compressing."]
-        warnings = warnings if repaired else []
+        warnings = [_REPAIRED_WARNING] if repaired else []
         passes, notes = _run_passes(pdf, profile, limits, src)
         bytes_out, kept_input = save_guarded(pdf, src, dest, bytes_in)
     warnings += notes  # true of the input too: what was kept as it was
     if kept_input:  # the guard has copied the input to dest
         return _kept(src, pages, NOT_SMALLER, [*warnings, _NOT_SMALLER_WARNING])
-    output = reopen(dest)
-    # pypdf reads the input only to excuse an output it cannot read: a second parse of
-    # the whole document in Python, spared whenever the output reads.
-    read_by_pypdf = pages if output.pypdf_pages == pages else pypdf_pages(src)
-    source = Reopened(qpdf_pages=pages, qpdf_repaired=repaired, pypdf_pages=read_by_pypdf)
-    problem = output_problem(output, source, pages)
+    problem = output_problem(reopen(dest), repaired, pages)
     if problem is not None:
         note = (
             f"The compressed copy failed its check ({problem}), so the PDF is published as it was."

@@ -1,7 +1,7 @@
 """Every output is reopened before it is published: qpdf and pypdf, the same page count.
 
-The compressed copy must open in qpdf without a repair and show the input's page count
-in qpdf and, when pypdf reads the input, in pypdf too. If it does not, the input is
+The compressed copy must open in qpdf without a repair (unless the input needed the same)
+and show the input's page count in qpdf and in pypdf. If it does not, the input is
 published instead: qpdf has read all its pages, or the document has already failed as
 damaged (docs/ARCHITECTURE.md, "Document code").
 """
@@ -42,10 +42,10 @@ def reopen(path: Path) -> Reopened:
             repaired = bool(pdf.get_warnings())
     except (pikepdf.PdfError, RuntimeError, ValueError, OSError):
         qpdf_pages = None
-    return Reopened(qpdf_pages=qpdf_pages, qpdf_repaired=repaired, pypdf_pages=pypdf_pages(path))
+    return Reopened(qpdf_pages=qpdf_pages, qpdf_repaired=repaired, pypdf_pages=_pypdf_pages(path))
 
 
-def pypdf_pages(path: Path) -> int | None:
+def _pypdf_pages(path: Path) -> int | None:
     """Pages pypdf finds in ``path``, None if it cannot read the file."""
     from pypdf import PdfReader
 
@@ -57,14 +57,22 @@ def pypdf_pages(path: Path) -> int | None:
             return None
 
 
-def output_problem(output: Reopened, source: Reopened, pages: int) -> str | None:
-    """Returns what is wrong with a compressed copy, or None if it may be published."""
+def output_problem(output: Reopened, source_repaired: bool, pages: int) -> str | None:
+    """Returns what is wrong with a compressed copy, or None if it may be published.
+
+    Args:
+        output: How the copy reads.
+        source_repaired: qpdf had to repair the input: the copy may need the same repair.
+        pages: The input's page count.
+    """
     if output.qpdf_pages is None:
         return "qpdf cannot open it"
-    if output.qpdf_repaired:
+    if output.qpdf_repaired and not source_repaired:
         return "qpdf must repair it to read it"
     if output.qpdf_pages != pages:
         return f"qpdf finds {output.qpdf_pages} pages instead of {pages}"
-    if source.pypdf_pages == pages and output.pypdf_pages != pages:
-        return "pypdf cannot read it" if output.pypdf_pages is None else "pypdf loses pages"
+    if output.pypdf_pages is None:
+        return "pypdf cannot read it"
+    if output.pypdf_pages != pages:
+        return f"pypdf finds {output.pypdf_pages} pages instead of {pages}"
     return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
+from functions.documents.filters import unknown_filters_in_file
 from functions.documents.normalise.active_content import removal_notes, remove_active_content
 from functions.documents.normalise.pypdf_tolerance import pypdf_errors, quiet_pypdf
 from functions.documents.signatures import Signatures, find_signatures
@@ -113,9 +114,14 @@ def open_pdf(src: Path, limits: Limits) -> OpenedPdf:
             ErrorCode.ENCRYPTED_DOCUMENT, "The PDF is protected by a password needed to open it."
         ) from err
     except (pikepdf.PdfError, OSError, ValueError, RuntimeError) as err:
-        raise corrupt_pdf() from err
+        raise _corrupt_or_unsupported(src) from err
     try:
         opened = _inspect(pdf, limits)
+    except DocumentError as err:
+        pdf.close()
+        if err.code == ErrorCode.CORRUPT_DOCUMENT:
+            raise _corrupt_or_unsupported(src) from err
+        raise
     except BaseException:
         pdf.close()
         raise
@@ -145,6 +151,18 @@ def _pypdf_reads(src: Path) -> bool:
             return len(PdfReader(handle, strict=False).pages) > 0
         except pypdf_errors():
             return False
+
+
+def _corrupt_or_unsupported(src: Path) -> DocumentError:
+    """The error for a PDF qpdf cannot read: unsupported if it names a filter outside
+    the standard (valid syntax no reader decodes), else damaged."""
+    unknown = unknown_filters_in_file(src)
+    if unknown:
+        return DocumentError(
+            ErrorCode.UNSUPPORTED_TYPE,
+            f"The PDF uses the {', '.join(unknown)} filter(s), which are not supported.",
+        )
+    return corrupt_pdf()
 
 
 def corrupt_pdf() -> DocumentError:

@@ -69,7 +69,7 @@ def add_flate(
         entries = image_entries(base.size, colour_space(writer, "CMYK", icc, len(data)), 8)
         entries += b" /Filter /FlateDecode"
     else:
-        png = png_parts(base)
+        png = png_parts(_with_full_palette(base) if base.mode == "P" else base)
         if png.colour_type == 3:
             space = b"[/Indexed %s %d <%s>]" % (
                 colour_space(writer, "RGB", icc, len(png.data)),
@@ -88,6 +88,23 @@ def add_flate(
     if smask is not None:
         entries += b" /SMask %d 0 R" % smask
     return writer.add_bytes_stream(entries, data)
+
+
+def _with_full_palette(image: Image.Image) -> Image.Image:
+    """Returns a palette image whose palette has an entry for every index it uses.
+
+    Reference decoders (libpng, browsers, Pillow) show an index past the end of the
+    palette as black; PDF readers would clamp it to the last entry, and Pillow's PNG
+    encoder, choosing the bit depth from the palette's length, would cut it. Missing
+    entries are added as black, so the page shows what the image shows.
+    """
+    palette = image.getpalette() or []
+    _, highest = cast("tuple[int, int]", image.getextrema())
+    if highest < len(palette) // 3:
+        return image
+    padded = image.copy()
+    padded.putpalette(palette + [0] * (3 * (highest + 1) - len(palette)))
+    return padded
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from functions.documents.normalise.images.flate import add_flate, split_alpha
-from functions.documents.normalise.images.jpeg import add_jpeg, jpeg_extent
+from functions.documents.normalise.images.jpeg import add_jpeg, jpeg_extent, tiff_jpeg_extent
 from functions.documents.normalise.images.placement import placement
+from functions.documents.normalise.images.tiff_variant import unsupported_tiff_variant
 from functions.documents.normalise.pdfwriter import ImagePdfWriter, pdf_number
 from functions.errors import DocumentError, ErrorCode
 from functions.settings import Limits
@@ -85,13 +86,21 @@ def image_to_pdf(src: Path, kind: str, out: IO[bytes], limits: Limits) -> ImageD
     """
     from PIL import Image
 
-    with _pillow_limits(limits):
-        try:
-            image = Image.open(src, formats=PILLOW_FORMATS[kind])
-        except _DECODE_ERRORS as err:
-            raise corrupt_image(kind) from err
-        with image:
-            return _convert(image, src, kind, out, limits)
+    try:
+        with _pillow_limits(limits):
+            try:
+                image = Image.open(src, formats=PILLOW_FORMATS[kind])
+            except _DECODE_ERRORS as err:
+                raise corrupt_image(kind) from err
+            with image:
+                return _convert(image, src, kind, out, limits)
+    except DocumentError as err:
+        variant = unsupported_tiff_variant(src) if kind == "tiff" else None
+        if err.code != ErrorCode.CORRUPT_DOCUMENT or variant is None:
+            raise
+        raise DocumentError(
+            ErrorCode.UNSUPPORTED_TYPE, f"The TIFF image uses {variant}, which is not supported."
+        ) from err
 
 
 def _convert(
@@ -214,9 +223,10 @@ def _add_frame(
     mode = image.mode
     dpi = image.info.get("dpi")
     icc = image.info.get("icc_profile")
-    jpeg = jpeg_extent(src) if kind == "jpeg" and index == 0 else None
+    jpeg = _jpeg_extent(image, src, kind, index)
     if jpeg is not None and mode in ("L", "RGB", "CMYK"):
-        _verify_jpeg(image, kind)
+        if kind == "jpeg":
+            _verify_jpeg(image, kind)  # an old-style JPEG TIFF's stream was checked
         adobe = "adobe" in image.info
         xobject = add_jpeg(writer, src, jpeg, size, mode, adobe, icc)
         encoding, alpha = "jpeg", False
@@ -247,6 +257,16 @@ def _add_frame(
         "orientation": orientation,
         "page_size": [round(place.width, 2), round(place.height, 2)],
     }
+
+
+def _jpeg_extent(image: Image.Image, src: Path, kind: str, index: int) -> tuple[int, int] | None:
+    """Where the frame's JPEG data is in ``src``, if it can be embedded as it is."""
+    if kind == "jpeg" and index == 0:
+        length = jpeg_extent(src)
+        return (0, length) if length is not None else None
+    if kind == "tiff":
+        return tiff_jpeg_extent(image, src)
+    return None
 
 
 def _verify_jpeg(image: Image.Image, kind: str) -> None:

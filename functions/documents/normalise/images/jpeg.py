@@ -9,10 +9,14 @@ from __future__ import annotations
 import mmap
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from functions.documents.normalise.images.colour import colour_space, image_entries
 from functions.documents.normalise.pdfwriter import ImagePdfWriter, pdf_array
 from functions.errors import DocumentError, ErrorCode
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # JPEG start-of-frame markers a PDF DCTDecode filter reads: baseline, extended,
 # progressive. Lossless, hierarchical and arithmetic-coded JPEGs are decoded instead.
@@ -82,12 +86,14 @@ def _skip_entropy(data: mmap.mmap | bytes, pos: int) -> int:
 def add_jpeg(
     writer: ImagePdfWriter,
     src: Path,
-    length: int,
+    extent: tuple[int, int],
     size: tuple[int, int],
     mode: str,
     adobe: bool,
     icc: bytes | None,
 ) -> int:
+    """Adds the JPEG at ``extent`` (offset, length) of ``src`` as a DCTDecode image."""
+    offset, length = extent
     components = len(mode)
     entries = image_entries(size, colour_space(writer, mode, icc, length), 8)
     entries += b" /Filter /DCTDecode"
@@ -98,6 +104,7 @@ def add_jpeg(
     def copy(write: Callable[[bytes], None]) -> None:
         remaining = length
         with open(src, "rb") as handle:
+            handle.seek(offset)
             while remaining:
                 chunk = handle.read(min(remaining, 1 << 20))
                 if not chunk:
@@ -108,3 +115,51 @@ def add_jpeg(
                 remaining -= len(chunk)
 
     return writer.add_stream(entries, length, copy)
+
+
+#: TIFF tags of an old-style JPEG TIFF (compression 6) holding one whole JPEG stream.
+_COMPRESSION, _OLD_JPEG = 259, 6
+_INTERCHANGE_FORMAT, _INTERCHANGE_LENGTH = 513, 514
+
+
+def tiff_jpeg_extent(image: Image.Image, src: Path) -> tuple[int, int] | None:
+    """Returns (offset, length) of the whole-image JPEG of an old-style JPEG TIFF frame.
+
+    Such a TIFF (compression 6) often stores its image as one complete JPEG stream,
+    named by JPEGInterchangeFormat and its length; that stream is embedded as it is
+    rather than decoded and deflated (about nine times larger). Only a baseline or
+    progressive stream of the frame's own size and colour components qualifies.
+    """
+    tags = getattr(image, "tag_v2", None)
+    if tags is None or tags.get(_COMPRESSION) != _OLD_JPEG:
+        return None
+    offset, length = tags.get(_INTERCHANGE_FORMAT), tags.get(_INTERCHANGE_LENGTH)
+    if not isinstance(offset, int) or not isinstance(length, int) or length <= 0:
+        return None
+    with open(src, "rb") as handle:
+        try:
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:
+            return None
+        with data:
+            stream = data[offset : offset + length]
+    if len(stream) != length or _scan_jpeg(stream) is None:
+        return None
+    return (offset, length) if _matches(stream, image) else None
+
+
+def _matches(stream: bytes, image: Image.Image) -> bool:
+    """Tells whether a JPEG stream decodes (at 1/8 scale) to the frame's size and mode."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(stream), formats=("JPEG",)) as jpeg:
+            if jpeg.size != image.size or jpeg.mode != image.mode:
+                return False
+            jpeg.draft(jpeg.mode, (max(1, jpeg.width // 8), max(1, jpeg.height // 8)))
+            jpeg.load()
+    except (OSError, SyntaxError, ValueError, EOFError):
+        return False
+    return True
