@@ -131,26 +131,26 @@ def _measured_stage(s3: Any, stage: str, work: Path, src: Path, state_file: Path
     from functions import compress, ingest, transform
 
     job = "bench"
-    started = time.perf_counter()
     if stage == "ingest":
         with open(src, "rb") as body:
             s3.put_object(Bucket=TRIGGER, Key=src.name, Body=body)
-        started = time.perf_counter()
+        cpu = time.process_time()
         payload = {"input": {"bucket": TRIGGER, "key": src.name}, "job": job}
-        return {"ingest": ingest.handler(payload, None), "wall": time.perf_counter() - started}
+        return {"ingest": ingest.handler(payload, None), "cpu": time.process_time() - cpu}
     state = json.loads(state_file.read_text(encoding="utf-8"))
+    cpu = time.process_time()
     if stage == "transform":
         result = transform.handler({"ingest": state["ingest"], "job": job}, None)
-        return {**state, "transform": result, "wall": time.perf_counter() - started}
+        return {**state, "transform": result, "cpu": time.process_time() - cpu}
     payload = {"action": "compress", "transform": state["transform"], "job": job}
     result = compress.handler(payload, None)
-    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     manifest_key = next(key for key in result["outputs"] if key.endswith(".json"))
     manifest = json.loads(s3.get_object(Bucket=OUTPUT, Key=manifest_key)["Body"].read())
     for key in result["outputs"]:
         if key.endswith(".txt"):
             s3.download_file(OUTPUT, key, str(work / "ours.txt"))
-    return {"manifest": manifest, "wall": wall}
+    return {"manifest": manifest, "cpu": cpu}
 
 
 # --- the parent: children measured from outside ---------------------------------------------
@@ -159,6 +159,7 @@ def _measured_stage(s3: Any, stage: str, work: Path, src: Path, state_file: Path
 @dataclass
 class Run:
     seconds: float
+    cpu_seconds: float  # user + system time of the process
     peak_bytes: int
     ok: bool
     detail: str = ""
@@ -183,7 +184,8 @@ def run_process(command: list[str]) -> Run:
         seconds = time.perf_counter() - started
         errors.seek(0)
         last = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
-    return Run(seconds, usage.ru_maxrss * 1024, process.returncode == 0, last[:160])
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, cpu, usage.ru_maxrss * 1024, process.returncode == 0, last[:160])
 
 
 def _child(stage: str, work: Path, src: Path) -> Run:
@@ -214,11 +216,16 @@ class Row:
     transform_mb: float = 0.0
     compress_mb: float = 0.0
     ours_bytes: int = 0
+    ingest_cpu_ms: float = 0.0
+    transform_cpu_ms: float = 0.0
+    compress_cpu_ms: float = 0.0
     gs_ms: float = 0.0
+    gs_cpu_ms: float = 0.0
     gs_mb: float = 0.0
     gs_bytes: int = 0
     gs_ok: bool = False
     pdftotext_ms: float = 0.0
+    pdftotext_cpu_ms: float = 0.0
     pdftotext_mb: float = 0.0
     words_pdftotext: int = 0
     words_ours: int = 0
@@ -235,6 +242,8 @@ def measure_ours(src: Path, work: Path, row: Row) -> Path | None:
         if not run.ok:
             row.status = f"{stage} failed: {run.detail}"
             return None
+        cpu = json.loads((work / "state.json").read_text(encoding="utf-8"))["cpu"]
+        setattr(row, f"{stage}_cpu_ms", cpu * 1000)
     manifest = json.loads((work / "state.json").read_text(encoding="utf-8"))["manifest"]
     for stage in STAGES:
         setattr(row, f"{stage}_ms", manifest["timings"][stage] * 1000)
@@ -261,9 +270,11 @@ def measure_anchors(src: Path, work: Path, row: Row) -> str:
         ]
     )
     row.gs_ms, row.gs_mb, row.gs_ok = gs.seconds * 1000, gs.peak_bytes / MB, gs.ok
+    row.gs_cpu_ms = gs.cpu_seconds * 1000
     row.gs_bytes = gs_out.stat().st_size if gs.ok and gs_out.exists() else row.bytes_in
     text = run_process(["pdftotext", "-q", "-enc", "UTF-8", str(src), str(text_out)])
     row.pdftotext_ms, row.pdftotext_mb = text.seconds * 1000, text.peak_bytes / MB
+    row.pdftotext_cpu_ms = text.cpu_seconds * 1000
     return text_out.read_text(encoding="utf-8", errors="replace") if text_out.exists() else ""
 
 
@@ -307,24 +318,30 @@ def _per_page(rows: list[Row], column: str) -> float:
     return sum(getattr(row, column) for row in rows) / pages if pages else 0.0
 
 
-def print_tables(groups: dict[str, list[Row]], harness: Run) -> None:
+def _time_table(groups: dict[str, list[Row]], suffix: str, title: str) -> None:
     head = (
         f"{'set':24} {'docs':>4} {'pages':>5} | {'ingest':>6} {'transf':>6} {'compr':>6} "
         f"{'ours':>6} | {'gs':>6} {'p2t':>5} {'anchor':>6} | {'speed':>5}"
     )
-    print("ms per page (stage times from the manifests; anchors timed per process)")
+    print(title)
     print(head)
     print("-" * len(head))
     for name, rows in groups.items():
-        ours = sum(_per_page(rows, f"{stage}_ms") for stage in STAGES)
-        anchor = _per_page(rows, "gs_ms") + _per_page(rows, "pdftotext_ms")
+        stages = [_per_page(rows, f"{stage}_{suffix}") for stage in STAGES]
+        gs, text = _per_page(rows, f"gs_{suffix}"), _per_page(rows, f"pdftotext_{suffix}")
+        ours = sum(stages)
         print(
             f"{name:24} {len(rows):>4} {sum(r.pages for r in rows):>5} | "
-            + " ".join(f"{_per_page(rows, f'{stage}_ms'):>6.2f}" for stage in STAGES)
-            + f" {ours:>6.2f} | {_per_page(rows, 'gs_ms'):>6.2f} "
-            f"{_per_page(rows, 'pdftotext_ms'):>5.2f} {anchor:>6.2f} | "
-            f"{anchor / ours if ours else 0:>4.1f}x"
+            + " ".join(f"{value:>6.2f}" for value in stages)
+            + f" {ours:>6.2f} | {gs:>6.2f} {text:>5.2f} {gs + text:>6.2f} | "
+            f"{(gs + text) / ours if ours else 0:>4.1f}x"
         )
+
+
+def print_tables(groups: dict[str, list[Row]], harness: Run) -> None:
+    _time_table(groups, "ms", "ms per page, wall (ours: the manifests' stage times)")
+    print()
+    _time_table(groups, "cpu_ms", "ms per page, CPU (user + system; steadier on a busy machine)")
     print(
         f"\npeak RSS MB, largest document of the set (harness floor: "
         f"{harness.peak_bytes / MB:.0f} MB); size ratio out/in; text against pdftotext"
