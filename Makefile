@@ -32,14 +32,19 @@ pytest: $(STAMP)
 # The anchors (qpdf, ghostscript) are installed with apt when missing and we are root;
 # otherwise their rows are skipped and the command to install them is printed.
 bench: $(STAMP)
-	@command -v qpdf >/dev/null && command -v gs >/dev/null || { \
+	@command -v qpdf >/dev/null && command -v gs >/dev/null && command -v pdftotext >/dev/null \
+	  && command -v tesseract >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && apt-get install -y -qq qpdf ghostscript; \
-	  else echo "qpdf/ghostscript missing, their rows are skipped: sudo apt-get install qpdf ghostscript"; fi; }
+	    apt-get update -qq && apt-get install -y -qq qpdf ghostscript poppler-utils tesseract-ocr; \
+	  else echo "anchors missing, their rows are skipped: sudo apt-get install qpdf ghostscript poppler-utils tesseract-ocr"; fi; }
 	$(BIN)/python benchmarks/compress.py
 	$(BIN)/python benchmarks/images.py
 	$(BIN)/python benchmarks/manual.py
 	$(BIN)/python benchmarks/coldstart.py
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/text.py
+	$(BIN)/python benchmarks/ocr.py
+	$(BIN)/python benchmarks/burst.py
 
 clean:
 	rm -rf build out .mypy_cache .pytest_cache .ruff_cache

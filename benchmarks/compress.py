@@ -486,7 +486,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.files:
         files = [p for p in files if p.name in set(args.files)]
     if not files:
-        print(f"no PDFs under {corpus}", file=sys.stderr)
+        print(
+            f"no PDFs under {corpus} (python benchmarks/fetch_corpus.py downloads the corpus)",
+            file=sys.stderr,
+        )
         return 2
     tools = [t for t in TOOLS if args.tools is None or t.name in args.tools]
     missing = [t.name for t in tools if t.needs and shutil.which(t.needs) is None]

@@ -161,7 +161,11 @@ def main() -> int:
     parser.add_argument("--csv", type=Path, help="also write the per-image rows here")
     args = parser.parse_args()
     if not args.corpus.is_dir():
-        print(f"corpus directory not found: {args.corpus}", file=sys.stderr)
+        print(
+            f"corpus directory not found: {args.corpus} "
+            "(python benchmarks/fetch_corpus.py downloads it)",
+            file=sys.stderr,
+        )
         return 2
     rows = run(args.corpus)
     if not rows:

@@ -529,14 +529,14 @@ def manual(corpus: Path, rebuild: bool) -> Built:
     """Returns the cached manual's description, building it first if needed."""
     if not corpus.is_dir():
         raise CorpusMissingError(
-            f"no corpus at {corpus}: the manual is built from its documents (clone the "
-            "shared corpus beside the repository, or pass --corpus DIR)"
+            f"no corpus at {corpus}: the manual is built from its documents (run "
+            "python benchmarks/fetch_corpus.py, or pass --corpus DIR)"
         )
     missing = [name for name in SOURCES if not (corpus / name).is_file()]
     if missing:
         raise CorpusMissingError(
             f"the manual is built from the corpus at {corpus}, which lacks "
-            f"{', '.join(missing)} (clone the shared corpus beside the repository, "
+            f"{', '.join(missing)} (python benchmarks/fetch_corpus.py downloads them, "
             "or pass --corpus DIR)"
         )
     path = cache_path(corpus)

@@ -125,16 +125,17 @@ def open_pdf(src: Path, limits: Limits) -> OpenedPdf:
     except BaseException:
         pdf.close()
         raise
-    if not opened.repairs and not _pypdf_reads(src):
-        # qpdf is the judge of damage, but a copy must open in every reader downstream:
-        # a file qpdf reads without a repair and pypdf cannot is rewritten, not called
-        # damaged.
-        opened.pypdf_unreadable = True
     try:
         opened.signatures = find_signatures(pdf, src)
     except (pikepdf.PdfError, RuntimeError, OSError, ValueError) as err:
         pdf.close()
         raise corrupt_pdf() from err
+    if opened.unchanged and not _pypdf_reads(src):
+        # qpdf is the judge of damage, but a copy must open in every reader downstream:
+        # a file qpdf reads without a repair and pypdf cannot is rewritten, not called
+        # damaged. Only a file about to be copied is asked: pypdf parses the whole
+        # document in Python, for nothing when it is rewritten anyway.
+        opened.pypdf_unreadable = True
     return opened
 
 

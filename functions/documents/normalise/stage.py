@@ -104,12 +104,13 @@ def _normalise_image(src: Path, kind: str, out_dir: Path, limits: Limits) -> Nor
 def _normalise_pdf(src: Path, out_dir: Path, limits: Limits) -> Normalised:
     from functions.documents.normalise.facts import describe
     from functions.documents.normalise.repair import open_pdf, write_pdf
-    from functions.documents.normalise.text import extract_text
+    from functions.documents.normalise.text import extract_text, undecodable_pages
 
     document = out_dir / DOCUMENT
     opened = open_pdf(src, limits)
     try:
         described = describe(opened)
+        undecodable = undecodable_pages(opened.pdf)
         with atomic_writer(document) as handle:
             if opened.unchanged:
                 with open(src, "rb") as source:
@@ -119,7 +120,7 @@ def _normalise_pdf(src: Path, out_dir: Path, limits: Limits) -> Normalised:
     finally:
         opened.pdf.close()
     warnings = opened.warnings()
-    texts, failed = extract_text(document, opened.pages)
+    texts, failed = extract_text(document, opened.pages, skip=undecodable)
     if failed:
         warnings.append(_failed_pages(failed, opened.pages))
     has_text = any(text.strip() for text in texts)

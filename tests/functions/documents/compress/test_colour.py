@@ -124,7 +124,7 @@ def test_scanned_cmyk_page_loses_its_print_profile(tmp_path: Path) -> None:
     """
     src = CORPUS / "ocr_cmyk.pdf"
     if not src.is_file():
-        pytest.skip("corpus file ocr_cmyk.pdf not available (../shared/corpus)")
+        pytest.skip("corpus file ocr_cmyk.pdf missing: python benchmarks/fetch_corpus.py")
     result = compress_pdf(src, tmp_path / "ebook.pdf", "ebook")
     assert result.bytes_out < 50_000 < 850_000 < result.bytes_in
     with pikepdf.open(tmp_path / "ebook.pdf") as pdf:

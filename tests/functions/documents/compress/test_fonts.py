@@ -261,7 +261,7 @@ def test_real_form_keeps_its_fields_with_subset_fonts(tmp_path: Path) -> None:
     """
     src = CORPUS / "pk_form_210966.pdf"
     if not src.is_file():
-        pytest.skip("corpus file pk_form_210966.pdf not available (../shared/corpus)")
+        pytest.skip("corpus file pk_form_210966.pdf missing: python benchmarks/fetch_corpus.py")
     dest = tmp_path / "out.pdf"
     result = compress_pdf(src, dest, "ebook")
     assert result.bytes_out < result.bytes_in * 0.4

@@ -25,7 +25,7 @@ MAX_PIXELS = 178_956_970
 def _corpus_file(name: str) -> Path:
     path = CORPUS / name
     if not path.is_file():
-        pytest.skip(f"corpus file {name} not available (../shared/corpus)")
+        pytest.skip(f"corpus file {name} missing: python benchmarks/fetch_corpus.py")
     return path
 
 

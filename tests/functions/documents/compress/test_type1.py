@@ -36,7 +36,7 @@ TRAILER = b"\n" + b"0" * 512 + b"\ncleartomark\n"
 def _corpus_file(name: str) -> Path:
     path = CORPUS / name
     if not path.is_file():
-        pytest.skip(f"corpus file {name} not available (../shared/corpus)")
+        pytest.skip(f"corpus file {name} missing: python benchmarks/fetch_corpus.py")
     return path
 
 

@@ -331,7 +331,9 @@ def test_corpusimages(
     larger than the image."""
     source = CORPUS / name
     if not source.is_file():
-        pytest.skip("the shared corpus is not checked out beside the repository")
+        pytest.skip(
+            "no corpus beside the repository: python benchmarks/fetch_corpus.py downloads it"
+        )
     result = _run(tmp_path, source.read_bytes(), kind)
     document = tmp_path / "out" / "document.pdf"
     assert len(_pages(document)) == result.pages == pages

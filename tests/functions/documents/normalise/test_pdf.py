@@ -251,7 +251,9 @@ def test_corpus_pdfs(tmp_path: Path, name: str, pages: int, how: str) -> None:
     with document JavaScript) are copied or rewritten with every page and form field."""
     source = CORPUS / name
     if not source.is_file():
-        pytest.skip("the shared corpus is not checked out beside the repository")
+        pytest.skip(
+            "no corpus beside the repository: python benchmarks/fetch_corpus.py downloads it"
+        )
     data = source.read_bytes()
     result = _run(tmp_path, data)
     assert result.pages == pages
@@ -266,7 +268,9 @@ def test_corpus_user_password_pdf(tmp_path: Path) -> None:
     """This test ensures that LibreOffice's password-protected sample is ENCRYPTED_DOCUMENT."""
     source = CORPUS / "sf_libreoffice-writer-password.pdf"
     if not source.is_file():
-        pytest.skip("the shared corpus is not checked out beside the repository")
+        pytest.skip(
+            "no corpus beside the repository: python benchmarks/fetch_corpus.py downloads it"
+        )
     with pytest.raises(DocumentError) as raised:
         _run(tmp_path, source.read_bytes())
     assert raised.value.code is ErrorCode.ENCRYPTED_DOCUMENT
@@ -277,7 +281,9 @@ def test_corpus_broken_page_tree_is_corrupt(tmp_path: Path) -> None:
     can find its pages) is CORRUPT_DOCUMENT with a sentence, not a traceback."""
     source = CORPUS / "sf_unreadablemetadata.pdf"
     if not source.is_file():
-        pytest.skip("the shared corpus is not checked out beside the repository")
+        pytest.skip(
+            "no corpus beside the repository: python benchmarks/fetch_corpus.py downloads it"
+        )
     with pytest.raises(DocumentError) as raised:
         _run(tmp_path, source.read_bytes())
     assert raised.value.code is ErrorCode.CORRUPT_DOCUMENT
