@@ -883,8 +883,8 @@ def test_long_scans_fan_out_through_a_map_state(program: Program) -> pulumi.Outp
 
 @pulumi.runtime.test
 def test_stack_exports(program: Program) -> pulumi.Output[Any]:
-    """This test ensures that the stack exports the outputs DESIGN names, with the values
-    of the resources they name."""
+    """This test ensures that the stack exports the outputs the README's "Outputs" section
+    lists, with the values of the resources they name."""
     g = program.globals
     expected = {
         "triggerBucket": g["buckets"]["trigger"].name,
