@@ -1,7 +1,8 @@
 """docpipe: an S3 upload becomes a compressed PDF, its text and a manifest.
 
 Settings -> key -> buckets -> network -> storage -> functions -> workflow -> alarms -> outputs.
-The pieces live in pipeline/; DESIGN.md section 2 describes what they create.
+The pieces live in pipeline/; the README's "How it works" and "Outputs" sections say
+what they create, docs/ARCHITECTURE.md how they fit.
 """
 
 import pulumi

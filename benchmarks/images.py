@@ -9,9 +9,10 @@ ingest stage does) goes through the transform stage's conversion (``normalise``)
 ``compress_pdf`` with each profile, exactly as a document dropped into the trigger
 bucket would. Reported per image and profile: the published PDF's size over the image's
 (``x``), and for JPEG sources whether the JPEG is embedded byte for byte (no generation
-loss). Issue 5's rule: a JPEG is embedded as it is in ``lossless``, and no image becomes
-a PDF much larger than itself in any profile; "much larger" is reported here as more
-than 10 % plus 2 KB (a PDF's own objects: page, image dictionary, cross-reference).
+loss). The target (benchmarks/README.md, "Targets and where we are"): a JPEG is embedded
+as it is in ``lossless``, and no image becomes a PDF much larger than itself in any
+profile; "much larger" is reported here as more than 10 % plus 2 KB (a PDF's own
+objects: page, image dictionary, cross-reference).
 """
 
 from __future__ import annotations

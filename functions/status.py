@@ -11,6 +11,7 @@ the HTTP API and the local runner read it through :func:`read_status`.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -18,6 +19,7 @@ from functions.naming import outputs_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 State = Literal["pending", "processing", "succeeded", "failed"]
 STATES: tuple[State, ...] = ("pending", "processing", "succeeded", "failed")
@@ -138,3 +140,36 @@ def read_status(s3: S3Client, bucket: str, source_key: str) -> KeyStatus | None:
     except s3.exceptions.NoSuchKey:
         return None
     return KeyStatus.from_json(json.loads(body))
+
+
+def rerun_input(bucket: str, status: KeyStatus) -> dict[str, Any]:
+    """Returns the execution input that re-runs the version ``status`` is about."""
+    execution_input: dict[str, Any] = {"bucket": bucket, "key": status.key, "rerun": True}
+    if status.version_id:
+        execution_input["versionId"] = status.version_id
+    if status.etag:
+        execution_input["etag"] = status.etag
+    return execution_input
+
+
+def start_rerun(
+    sfn: SFNClient, state_machine_arn: str, bucket: str, status: KeyStatus
+) -> tuple[str, str]:
+    """Starts the pipeline again on the version ``status`` is about, with ``"rerun":
+    true`` (docs/ARCHITECTURE.md, "Exactly once"): the HTTP API's retry and
+    ``python -m pipeline retry`` both start re-runs this way.
+
+    Returns:
+        The execution's name (the re-run's job id, which its status will carry) and ARN.
+
+    Raises:
+        botocore.exceptions.ClientError: Step Functions refused to start it.
+    """
+    # Named as the trigger names executions: the name is the job id of the re-run.
+    name = str(uuid.uuid4())
+    started = sfn.start_execution(
+        stateMachineArn=state_machine_arn,
+        name=name,
+        input=json.dumps(rerun_input(bucket, status)),
+    )
+    return name, started["executionArn"]

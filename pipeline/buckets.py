@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from pipeline.iam import deny_without_tls
+
 # Parts of uploads that never completed cost storage and are never visible: drop them.
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
 
@@ -22,14 +24,7 @@ def tls_only_policy(bucket_arn: Any) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "s3:*",
-                "Resource": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
+            deny_without_tls("s3:*", [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")])
         ],
     }
 

@@ -70,6 +70,20 @@ def _service_statement(
     }
 
 
+def account_administers_key(account_id: Any, partition: Any) -> dict[str, Any]:
+    """Returns the standard key-policy statement that lets IAM policies in the account
+    use and manage the key (without it the key could become unmanageable)."""
+    return {
+        "Sid": "AccountAdministersTheKey",
+        "Effect": "Allow",
+        "Principal": {
+            "AWS": pulumi.Output.concat("arn:", partition, ":iam::", account_id, ":root")
+        },
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
 def stack_key_policy(name: str, account_id: Any, region: Any, partition: Any) -> dict[str, Any]:
     """Returns the key policy of the stack's key: what each service may do, and for whom.
 
@@ -105,15 +119,7 @@ def stack_key_policy(name: str, account_id: Any, region: Any, partition: Any) ->
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AccountAdministersTheKey",
-                "Effect": "Allow",
-                "Principal": {
-                    "AWS": pulumi.Output.concat("arn:", partition, ":iam::", account_id, ":root")
-                },
-                "Action": "kms:*",
-                "Resource": "*",
-            },
+            account_administers_key(account_id, partition),
             {
                 "Sid": "CloudWatchLogsEncryptTheStacksLogGroups",
                 "Effect": "Allow",

@@ -33,3 +33,19 @@ def assume_role_policy(
     if condition:
         statement["Condition"] = condition
     return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def deny_without_tls(action: Any, resource: Any) -> dict[str, Any]:
+    """Returns the statement that refuses ``action`` on ``resource`` to any request not
+    made over TLS.
+
+    Its wildcard principal (and a wildcard action) only takes permissions away: a Deny.
+    """
+    return {
+        "Sid": "DenyWithoutTls",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": action,
+        "Resource": resource,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }

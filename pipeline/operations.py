@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from functions.logs import DOCUMENTS_METRIC, METRICS_NAMESPACE
 from pipeline import monitoring
 from pipeline.config import Settings
+from pipeline.encryption import account_administers_key
 
 FIVE_MINUTES = 300
 GIB = 1024**3
@@ -30,15 +31,7 @@ def alarm_key_policy(account_id: Any, partition: Any = "aws") -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AccountAdministersTheKey",
-                "Effect": "Allow",
-                "Principal": {
-                    "AWS": pulumi.Output.concat("arn:", partition, ":iam::", account_id, ":root")
-                },
-                "Action": "kms:*",
-                "Resource": "*",
-            },
+            account_administers_key(account_id, partition),
             {
                 "Sid": "CloudWatchAlarmsPublish",
                 "Effect": "Allow",

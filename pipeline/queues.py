@@ -6,6 +6,8 @@ from typing import Any
 
 import pulumi
 
+from pipeline.iam import deny_without_tls
+
 
 def tls_only_queue_policy(queue_arn: Any, *grants: dict[str, Any]) -> dict[str, Any]:
     """Returns a queue policy: the given grants, and no request without TLS.
@@ -14,17 +16,7 @@ def tls_only_queue_policy(queue_arn: Any, *grants: dict[str, Any]) -> dict[str, 
     """
     return {
         "Version": "2012-10-17",
-        "Statement": [
-            *grants,
-            {
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "sqs:*",
-                "Resource": queue_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
+        "Statement": [*grants, deny_without_tls("sqs:*", queue_arn)],
     }
 
 

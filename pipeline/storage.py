@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from pipeline.config import Settings
+from pipeline.iam import deny_without_tls
 
 # The identity every function acts as on the file system, and the directory it sees as /.
 POSIX_UID = 1000
@@ -33,14 +34,7 @@ def file_system_policy(file_system_arn: Any, access_point_arn: Any) -> dict[str,
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": list(CLIENT_ACTIONS),
-                "Resource": file_system_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
+            deny_without_tls(list(CLIENT_ACTIONS), file_system_arn),
             {
                 "Sid": "DenyOutsideTheAccessPoint",
                 "Effect": "Deny",

@@ -4,40 +4,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from pipeline.backfill import (
-    SYNC_EVENTS_RULE,
-    BackfillArns,
-    backfill_definition,
-    backfill_name,
-    backfill_policy,
-)
+from pipeline.backfill import SYNC_EVENTS_RULE, BackfillArns, backfill_definition, backfill_name
 from pipeline.config import Settings
 from pipeline.definition import state_machine_definition
 from pipeline.encryption import states_log_group
-from pipeline.functions import XRAY_ACTIONS
 from pipeline.iam import assume_role_policy
 from pipeline.queues import queue_encryption
 from pipeline.trigger import INPUT_PATHS, INPUT_TEMPLATE, event_pattern
-
-# CloudWatch Logs' log delivery API, which Step Functions uses to write its logs, does not
-# support resource-level permissions: "*" is the only resource it can be granted on.
-LOG_DELIVERY_ACTIONS = (
-    "logs:CreateLogDelivery",
-    "logs:GetLogDelivery",
-    "logs:UpdateLogDelivery",
-    "logs:DeleteLogDelivery",
-    "logs:ListLogDeliveries",
-    "logs:PutResourcePolicy",
-    "logs:DescribeResourcePolicies",
-    "logs:DescribeLogGroups",
+from pipeline.workflow_policies import (
+    backfill_role_policy,
+    dead_letter_queue_policy,
+    start_execution_policy,
+    state_machine_policy,
 )
-# Step Functions' X-Ray integration also reads the sampling rules.
-STATES_XRAY_ACTIONS = (*XRAY_ACTIONS, "xray:GetSamplingRules", "xray:GetSamplingTargets")
+
 # EventBridge keeps retrying a failed delivery this long / this often (its maximums)
 # before it moves the event to the dead-letter queue.
 TRIGGER_MAX_EVENT_AGE_SECONDS = 24 * 60 * 60
@@ -45,80 +29,6 @@ TRIGGER_MAX_RETRY_ATTEMPTS = 185
 DLQ_RETENTION_SECONDS = 14 * 24 * 60 * 60
 SWEEP_SCHEDULE = "rate(1 hour)"
 SWEEP_INPUT = {"action": "sweep"}
-
-
-def state_machine_policy(function_arns: list[Any]) -> dict[str, Any]:
-    """Returns the state machine role's policy: invoke exactly these functions."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "InvokeThePipelineFunctions",
-                "Effect": "Allow",
-                "Action": ["lambda:InvokeFunction"],
-                # The unqualified ARN and its versions/aliases (":*").
-                "Resource": [
-                    arn
-                    for function_arn in function_arns
-                    for arn in (function_arn, pulumi.Output.concat(function_arn, ":*"))
-                ],
-            },
-            {
-                # No resource-level permissions exist for these (see the constant).
-                "Sid": "DeliverLogs",
-                "Effect": "Allow",
-                "Action": list(LOG_DELIVERY_ACTIONS),
-                "Resource": "*",
-            },
-            {
-                # X-Ray's trace upload has no resource-level permissions either.
-                "Sid": "UploadTraces",
-                "Effect": "Allow",
-                "Action": list(STATES_XRAY_ACTIONS),
-                "Resource": "*",
-            },
-        ],
-    }
-
-
-def start_execution_policy(state_machine_arn: Any) -> dict[str, Any]:
-    """Returns the trigger role's policy: start executions of this state machine only."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "StartThePipeline",
-                "Effect": "Allow",
-                "Action": ["states:StartExecution"],
-                "Resource": state_machine_arn,
-            }
-        ],
-    }
-
-
-def dead_letter_queue_policy(queue_arn: Any, rule_arn: Any) -> dict[str, Any]:
-    """Returns the DLQ's policy: only the trigger rule may send to it, and only over TLS."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "TriggerRuleDeadLetters",
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-            },
-            {
-                "Sid": "DenyWithoutTls",
-                "Effect": "Deny",
-                "Principal": {"AWS": "*"},
-                "Action": "sqs:*",
-                "Resource": queue_arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            },
-        ],
-    }
 
 
 @dataclass(frozen=True)
@@ -370,35 +280,10 @@ class Workflow(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        policy = backfill_policy(arns)
-        if args.kms_key_arn is not None:
-            # The map run writes its results into the output bucket, under the stack's key.
-            policy["Statement"].append(
-                {
-                    "Sid": "WriteResultsUnderTheStackKey",
-                    "Effect": "Allow",
-                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                    "Resource": args.kms_key_arn,
-                    "Condition": {
-                        "StringEquals": {
-                            "kms:ViaService": pulumi.Output.concat("s3.", region, ".amazonaws.com")
-                        }
-                    },
-                }
-            )
-        # Log delivery has no resource-level permissions (see LOG_DELIVERY_ACTIONS).
-        policy["Statement"].append(
-            {
-                "Sid": "DeliverLogs",
-                "Effect": "Allow",
-                "Action": list(LOG_DELIVERY_ACTIONS),
-                "Resource": "*",
-            }
-        )
         role_policy = aws.iam.RolePolicy(
             f"{name}-backfill-policy",
             role=role.id,
-            policy=pulumi.Output.json_dumps(policy),
+            policy=pulumi.Output.json_dumps(backfill_role_policy(arns, args.kms_key_arn, region)),
             opts=child,
         )
         machine = aws.sfn.StateMachine(

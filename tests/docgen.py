@@ -9,13 +9,39 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Sequence
+from typing import Any
 
+import pikepdf
 from PIL import Image, ImageDraw
 
 
 def _pdf_string(text: str) -> bytes:
     escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     return b"(" + escaped.encode("latin-1") + b")"
+
+
+def pdf_of_objects(objects: list[bytes], trailer: bytes = b"", *, size: bool = True) -> bytes:
+    """Returns a PDF of ``objects`` (numbered from 1, the catalog first) with a classic
+    cross-reference table.
+
+    Args:
+        objects: Each object's body, e.g. ``b"<< /Type /Catalog /Pages 2 0 R >>"``.
+        trailer: Raw entries added to the trailer after ``/Root``.
+        size: Whether the trailer has its ``/Size`` (without it, readers must rebuild
+            the cross-reference data).
+    """
+    out = io.BytesIO()
+    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    entries = (b"/Size %d " % (len(objects) + 1) if size else b"") + b"/Root 1 0 R " + trailer
+    out.write(b"trailer\n<< " + entries + b">>\nstartxref\n%d\n%%%%EOF\n" % xref)
+    return out.getvalue()
 
 
 def text_pdf(
@@ -46,19 +72,26 @@ def text_pdf(
         )
         stream = b"BT /F1 18 Tf 72 %d Td " % (size[1] - 100) + _pdf_string(text) + b" Tj ET"
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    for offset in offsets:
-        out.write(b"%010d 00000 n \n" % offset)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1))
-    out.write(b"startxref\n%d\n%%%%EOF\n" % xref)
-    return out.getvalue()
+    return pdf_of_objects(objects)
+
+
+def font_descriptor(font_name: str, **font_file: Any) -> pikepdf.Dictionary:
+    """Returns a simple font's /FontDescriptor with ordinary metrics (ascent 800, descent
+    -200 in a 1000-unit em), embedding the program given as ``FontFile``, ``FontFile2``
+    or ``FontFile3``.
+    """
+    return pikepdf.Dictionary(
+        Type=pikepdf.Name.FontDescriptor,
+        FontName=pikepdf.Name(font_name),
+        Flags=32,
+        FontBBox=[0, -200, 1000, 800],
+        ItalicAngle=0,
+        Ascent=800,
+        Descent=-200,
+        CapHeight=700,
+        StemV=80,
+        **font_file,
+    )
 
 
 def picture(width: int = 320, height: int = 240, mode: str = "RGB") -> Image.Image:

@@ -14,8 +14,6 @@ execution would write outputs after the delete, or race the retry.
 from __future__ import annotations
 
 import datetime
-import json
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +21,7 @@ from functions.api.errors import ApiError, ApiErrorCode
 from functions.api.settings import ApiSettings
 from functions.api.uploads import iso
 from functions.naming import FAILED, PROCESSED, outputs_of
-from functions.status import KeyStatus, read_status
+from functions.status import KeyStatus, read_status, start_rerun
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -139,16 +137,6 @@ def delete_document(
     return DeleteResult(key, tuple(outputs), len(versions) if original else None)
 
 
-def rerun_input(bucket: str, status: KeyStatus) -> dict[str, Any]:
-    """Returns the execution input that re-runs the version ``status`` is about."""
-    execution_input: dict[str, Any] = {"bucket": bucket, "key": status.key, "rerun": True}
-    if status.version_id:
-        execution_input["versionId"] = status.version_id
-    if status.etag:
-        execution_input["etag"] = status.etag
-    return execution_input
-
-
 def retry_document(
     s3: S3Client,
     sfn: SFNClient,
@@ -166,15 +154,10 @@ def retry_document(
     if status is None:
         raise ApiError(ApiErrorCode.NOT_FOUND, f"No document {key!r} to retry.")
     _refuse_busy(key, status, "retry")
-    started = sfn.start_execution(
-        stateMachineArn=settings.state_machine_arn,
-        # Named as the trigger names executions: the name is the job id of the re-run.
-        name=str(uuid.uuid4()),
-        input=json.dumps(rerun_input(settings.trigger_bucket, status)),
-    )
+    _, execution_arn = start_rerun(sfn, settings.state_machine_arn, settings.trigger_bucket, status)
     return {
         "key": key,
-        "execution": started["executionArn"],
+        "execution": execution_arn,
         "startedAt": iso(now),
         "previousState": status.state,
     }

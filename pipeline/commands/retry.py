@@ -10,24 +10,21 @@ name is the job id the status then carries, so ``--wait`` follows exactly this r
 from __future__ import annotations
 
 import argparse
-import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from functions.status import KeyStatus, read_status
+from functions.status import KeyStatus, read_status, start_rerun
 from pipeline.commands.console import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     CommandError,
-    Progress,
     print_json,
 )
 from pipeline.commands.display import status_line
 from pipeline.commands.inspect import failed_since
-from pipeline.commands.statuses import Awaited, expected, follow
+from pipeline.commands.statuses import Awaited, expected, follow_with_progress
 from pipeline.commands.target import Target, resolve
 
 
@@ -51,29 +48,16 @@ class Rerun:
         }
 
 
-def rerun_input(bucket: str, status: KeyStatus) -> dict[str, Any]:
-    """Returns the execution input that re-runs the version ``status`` is about."""
-    execution_input: dict[str, Any] = {"bucket": bucket, "key": status.key, "rerun": True}
-    if status.version_id:
-        execution_input["versionId"] = status.version_id
-    if status.etag:
-        execution_input["etag"] = status.etag
-    return execution_input
-
-
 def _start(target: Target, key: str, status: KeyStatus | None) -> Rerun:
     if status is None:
         return Rerun(key, problem="no status: the key was never uploaded, or not seen yet")
-    name = str(uuid.uuid4())
     try:
-        started = target.sfn().start_execution(
-            stateMachineArn=target.state_machine_arn,
-            name=name,
-            input=json.dumps(rerun_input(target.trigger_bucket, status)),
+        name, execution_arn = start_rerun(
+            target.sfn(), target.state_machine_arn, target.trigger_bucket, status
         )
     except ClientError as exc:
         return Rerun(key, status.version_id, problem=str(exc))
-    return Rerun(key, status.version_id, name, str(started["executionArn"]))
+    return Rerun(key, status.version_id, name, execution_arn)
 
 
 def _selected(args: argparse.Namespace, target: Target) -> list[tuple[str, KeyStatus | None]]:
@@ -89,18 +73,9 @@ def _selected(args: argparse.Namespace, target: Target) -> list[tuple[str, KeySt
 
 def _wait(target: Target, reruns: list[Rerun], args: argparse.Namespace) -> dict[str, Any]:
     awaited = [Awaited(r.key, execution=r.execution) for r in reruns if r.execution]
-    progress = Progress(enabled=not args.json)
-    progress.start(len(awaited))
-    try:
-        return follow(
-            target.s3(),
-            target.output_bucket,
-            awaited,
-            args.timeout,
-            lambda status: progress.item(status.state, status.key),
-        )
-    finally:
-        progress.close()
+    return follow_with_progress(
+        target.s3(), target.output_bucket, awaited, args.timeout, show=not args.json
+    )
 
 
 def retry_command(args: argparse.Namespace) -> int:

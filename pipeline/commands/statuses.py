@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from functions.errors import ErrorCode
 from functions.naming import STATUS
 from functions.status import KeyStatus, read_status
+from pipeline.commands.console import Progress
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -90,6 +91,21 @@ def follow(
         if waiting:
             time.sleep(_POLL_SECONDS)
     return last
+
+
+def follow_with_progress(
+    s3: S3Client, bucket: str, awaited: Sequence[Awaited], timeout: float, *, show: bool
+) -> dict[str, KeyStatus | None]:
+    """:func:`follow`, counting each document that reaches its end on a progress bar
+    (or one line each when stderr is not a terminal); ``show`` False prints nothing."""
+    progress = Progress(enabled=show)
+    progress.start(len(awaited))
+    try:
+        return follow(
+            s3, bucket, awaited, timeout, lambda status: progress.item(status.state, status.key)
+        )
+    finally:
+        progress.close()
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,10 @@ from pipeline.commands.console import (
     EXIT_INCOMPLETE,
     EXIT_OK,
     CommandError,
-    Progress,
     print_json,
 )
 from pipeline.commands.display import status_line
-from pipeline.commands.statuses import Awaited, expected, follow
+from pipeline.commands.statuses import Awaited, expected, follow_with_progress
 from pipeline.commands.target import Target, resolve
 from pipeline.local.inputs import InputDocument, UsageError, collect_inputs
 from pipeline.local.results import download_keys
@@ -124,18 +123,9 @@ def submit_command(args: argparse.Namespace) -> int:
     last: dict[str, KeyStatus | None] = {}
     if args.wait:
         awaited = [Awaited(i.key, version_id=i.version_id) for i in uploaded if not i.refused]
-        progress = Progress(enabled=not args.json)
-        progress.start(len(awaited))
-        try:
-            last = follow(
-                target.s3(),
-                target.output_bucket,
-                awaited,
-                args.timeout,
-                lambda status: progress.item(status.state, status.key),
-            )
-        finally:
-            progress.close()
+        last = follow_with_progress(
+            target.s3(), target.output_bucket, awaited, args.timeout, show=not args.json
+        )
         if args.out is not None:
             _download(target, last, args.out)
     _report(uploaded, last, args.json)

@@ -88,7 +88,7 @@ def test_a_missing_key_is_source_not_found(s3: Any, mount: Path) -> None:
 
 
 def test_the_remaining_codes_are_covered_elsewhere() -> None:
-    """This test ensures every code has a real-input case here or a named test elsewhere.
+    """This test ensures that every code has a real-input case here or a named test elsewhere.
 
     PROCESSING_TIMEOUT comes from Step Functions (test_report_failure and the local runner's
     timeout test); INTERNAL_ERROR from a defect (test_report_failure);

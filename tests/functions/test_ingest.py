@@ -73,7 +73,8 @@ def test_url_encoded_keys_are_resolved_after_the_key_as_given(s3: Any, mount: Pa
 
 
 def test_profile_comes_from_input_then_metadata(s3: Any, mount: Path) -> None:
-    """This test ensures the profile order: input, object metadata, default; bad ones warn."""
+    """This test ensures that the profile comes from the input, then the object's metadata,
+    then the default, and that an unknown one falls back to the default with a warning."""
     put(s3, "a.pdf", docgen.text_pdf(1), Metadata={"docpipe-profile": "screen"})
     assert run("job-1", key="a.pdf")["profile"] == "screen"
     assert run("job-2", key="a.pdf", profile="lossless")["profile"] == "lossless"

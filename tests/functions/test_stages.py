@@ -138,7 +138,8 @@ def test_retried_stages_give_the_same_result(s3: Any, mount: Path) -> None:
 
 
 def test_a_document_error_leaves_the_workspace_for_the_failure_step(s3: Any, mount: Path) -> None:
-    """This test ensures a bad PDF fails transform with its code, the failure step cleans up."""
+    """This test ensures that a bad PDF fails transform with its code and that the failure
+    step then cleans up the workspace."""
     with pytest.raises(StageError) as caught:
         run_pipeline(s3, "broken.pdf", b"%PDF-1.7\n" + b"\x00garbage" * 50)
     assert type(caught.value).__name__ == "CORRUPT_DOCUMENT"

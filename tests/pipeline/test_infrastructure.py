@@ -22,7 +22,7 @@ from pipeline.backfill import SYNC_EVENTS_RULE
 from pipeline.config import declared_defaults, load_stack_settings
 from pipeline.definition import TRANSIENT_ERRORS
 from pipeline.functions import VPC_NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS
-from pipeline.workflow import LOG_DELIVERY_ACTIONS, STATES_XRAY_ACTIONS
+from pipeline.workflow_policies import LOG_DELIVERY_ACTIONS, STATES_XRAY_ACTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "__main__.py"
@@ -36,7 +36,7 @@ MOUNT_TARGET = "aws:efs/mountTarget:MountTarget"
 ACCESS_POINT = "aws:efs/accessPoint:AccessPoint"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 # Actions that only exist without resource-level permissions (see pipeline/functions.py
-# and pipeline/workflow.py): the only ones an identity policy may grant on "*".
+# and pipeline/workflow_policies.py): the only ones an identity policy may grant on "*".
 STAR_RESOURCE_ACTIONS = {
     *VPC_NETWORK_INTERFACE_ACTIONS,
     *XRAY_ACTIONS,
@@ -883,8 +883,8 @@ def test_long_scans_fan_out_through_a_map_state(program: Program) -> pulumi.Outp
 
 @pulumi.runtime.test
 def test_stack_exports(program: Program) -> pulumi.Output[Any]:
-    """This test ensures that the stack exports the outputs DESIGN names, with the values
-    of the resources they name."""
+    """This test ensures that the stack exports the outputs the README's "Outputs" section
+    lists, with the values of the resources they name."""
     g = program.globals
     expected = {
         "triggerBucket": g["buckets"]["trigger"].name,

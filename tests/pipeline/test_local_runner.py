@@ -143,8 +143,9 @@ def test_bad_inputs_fail_with_their_codes_and_a_failure_report(
 def test_the_summary_has_the_documented_shape_and_counts(
     outcome: tuple[RunResult, Path],
 ) -> None:
-    """This test ensures that the --json summary is exactly DESIGN's shape, counts every
-    document once and exits 0 because every failure has its report."""
+    """This test ensures that the --json summary has exactly the fields docs/ARCHITECTURE.md
+    ("Local runner summary and exit status") lists, counts every document once and exits
+    0 because every failure has its report."""
     result, _ = outcome
     summary = result.summary()
     assert set(summary) == {"documents", "succeeded", "failed", "seconds"}
@@ -227,7 +228,8 @@ def test_a_transient_lambda_error_is_retried_into_exactly_one_output(tmp_path: P
 
 def test_the_trigger_mapping_turns_a_real_event_into_the_execution_input() -> None:
     """This test ensures that the rule's input transformer, applied to an S3 Object
-    Created event as EventBridge delivers it, gives DESIGN's execution input."""
+    Created event as EventBridge delivers it, gives the execution input of
+    docs/ARCHITECTURE.md ("Execution input")."""
     event = json.loads((EVENTS / "s3-object-created.json").read_text())
     assert apply_input_transformer(event) == {
         "bucket": "docpipe-dev-trigger",

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from functions.documents.ocr.textlayer import Matrix, multiply
+from functions.documents.matrices import IDENTITY, Matrix, multiply
 
 if TYPE_CHECKING:
     import pikepdf
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 #: Tesseract reads best near 300 dpi; images between these are used as they are.
 MIN_DPI, MAX_DPI = 200.0, 450.0
 TARGET_DPI = 300
-_IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 
 
 class NotScannedError(Exception):
@@ -53,7 +52,7 @@ class PageImage:
         width, height = self.image.size
         # Upright pixels -> pixels of the image as stored (undoing the turn).
         undo = {
-            0: _IDENTITY,
+            0: IDENTITY,
             90: (0.0, 1.0, -1.0, 0.0, float(width), 0.0),
             180: (-1.0, 0.0, 0.0, -1.0, float(width), float(height)),
             270: (0.0, -1.0, 1.0, 0.0, 0.0, float(height)),
@@ -116,7 +115,7 @@ def page_image(page: pikepdf.Page, max_pixels: int) -> PageImage:
     import pikepdf
     from PIL import Image
 
-    drawn = _drawn_images(page.obj, page.resources, _IDENTITY)
+    drawn = _drawn_images(page.obj, page.resources, IDENTITY)
     if not drawn:
         raise NotScannedError("the page draws no image")
     if len(drawn) > 1:

@@ -19,31 +19,16 @@ import io
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from functions.documents.matrices import Matrix, multiply
 from functions.documents.ocr.engine import Word
 
 if TYPE_CHECKING:
     import pikepdf
 
-#: A PDF affine matrix (a, b, c, d, e, f): [x y 1] -> [ax + cy + e, bx + dy + f].
-Matrix = tuple[float, float, float, float, float, float]
 FONT_NAME = "GlyphLessFont"
 FONT_RESOURCE = "/DocpipeOCR"
 _UNITS_PER_EM = 1000
 _ADVANCE = 500
-
-
-def multiply(first: Matrix, second: Matrix) -> Matrix:
-    """Returns the matrix applying ``first`` and then ``second``."""
-    a, b, c, d, e, f = first
-    a2, b2, c2, d2, e2, f2 = second
-    return (
-        a * a2 + b * c2,
-        a * b2 + b * d2,
-        c * a2 + d * c2,
-        c * b2 + d * d2,
-        e * a2 + f * c2 + e2,
-        e * b2 + f * d2 + f2,
-    )
 
 
 @functools.cache

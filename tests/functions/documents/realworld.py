@@ -16,22 +16,6 @@ import zlib
 from tests import docgen
 
 
-def _pdf(objects: list[bytes], trailer: bytes = b"", *, size: bool = True) -> bytes:
-    """A PDF of ``objects`` (numbered from 1) with a classic cross-reference table."""
-    out = io.BytesIO()
-    out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
-    entries = (b"/Size %d " % (len(objects) + 1) if size else b"") + b"/Root 1 0 R " + trailer
-    out.write(b"trailer\n<< " + entries + b">>\nstartxref\n%d\n%%%%EOF\n" % xref)
-    return out.getvalue()
-
-
 def _stream(data: bytes, entries: bytes = b"") -> bytes:
     return b"<< /Length %d %s>>\nstream\n" % (len(data), entries) + data + b"\nendstream"
 
@@ -72,7 +56,7 @@ def signed_pdf(*, javascript: bool = False) -> bytes:
         b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>",
         _FONT,
     ]
-    data = _pdf(objects)
+    data = docgen.pdf_of_objects(objects)
     first = data.index(b"/Contents <") + len(b"/Contents ")
     second = data.index(b">", first) + 1
     numbers = b"%-10d %-10d %-10d" % (first, second, len(data) - second)
@@ -115,7 +99,7 @@ def xfa_form(*, single_stream: bool = False) -> bytes:
         b"null",
         *packets,
     ]
-    return _pdf(objects)
+    return docgen.pdf_of_objects(objects)
 
 
 def pypdf_unreadable() -> bytes:
@@ -234,7 +218,7 @@ def brotli_content() -> bytes:
         _stream(b"BT /F1 18 Tf 72 700 Td (Second) Tj ET"),
         _FONT,
     ]
-    return _pdf(objects)
+    return docgen.pdf_of_objects(objects)
 
 
 def deep_arrays(depth: int = 100_000) -> bytes:
@@ -245,7 +229,7 @@ def deep_arrays(depth: int = 100_000) -> bytes:
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /X " + nested + b" >>",
     ]
-    return _pdf(objects)
+    return docgen.pdf_of_objects(objects)
 
 
 def flate_bomb(decoded: int, *, chunk: int = 1 << 20) -> bytes:
@@ -263,7 +247,7 @@ def flate_bomb(decoded: int, *, chunk: int = 1 << 20) -> bytes:
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << >> /Contents 4 0 R >>",
         _stream(data, b"/Filter /FlateDecode "),
     ]
-    return _pdf(objects)
+    return docgen.pdf_of_objects(objects)
 
 
 def old_jpeg_tiff(width: int = 64, height: int = 48) -> tuple[bytes, bytes]:

@@ -12,34 +12,15 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from functions.documents.compress.images.spaces import space_components
+from functions.documents.matrices import IDENTITY, Matrix, multiply
 
 if TYPE_CHECKING:
     import pikepdf
 
 
-Matrix = tuple[float, float, float, float, float, float]
-
-
-IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
-
-
 # Deepest nesting of Form XObjects followed; real documents stay in single digits and a
 # cycle (a form drawing itself) must not recurse forever.
 _MAX_FORM_DEPTH = 12
-
-
-def multiply(m: Matrix, n: Matrix) -> Matrix:
-    """Returns ``m`` then ``n`` (PDF's row-vector convention: ``cm`` makes ``m * CTM``)."""
-    a1, b1, c1, d1, e1, f1 = m
-    a2, b2, c2, d2, e2, f2 = n
-    return (
-        a1 * a2 + b1 * c2,
-        a1 * b2 + b1 * d2,
-        c1 * a2 + d1 * c2,
-        c1 * b2 + d1 * d2,
-        e1 * a2 + f1 * c2 + e2,
-        e1 * b2 + f1 * d2 + f2,
-    )
 
 
 def _as_matrix(values: Any) -> Matrix | None:

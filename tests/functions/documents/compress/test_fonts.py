@@ -20,6 +20,7 @@ from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from functions.documents.compress import compress_pdf
+from tests import docgen
 
 CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
 # Unicode values a WinAnsi-encoded simple font can draw (codes 32 to 255).
@@ -92,20 +93,8 @@ def _font_pdf(
     else:
         stream.Length1 = len(program)
     font_file = pdf.make_indirect(stream)
-    descriptor = pdf.make_indirect(
-        pikepdf.Dictionary(
-            Type=pikepdf.Name.FontDescriptor,
-            FontName=pikepdf.Name("/DocpipeTest"),
-            Flags=32,
-            FontBBox=[0, -200, 1000, 800],
-            ItalicAngle=0,
-            Ascent=800,
-            Descent=-200,
-            CapHeight=700,
-            StemV=80,
-        )
-    )
-    descriptor["/FontFile3" if cff else "/FontFile2"] = font_file
+    embedded = {"FontFile3" if cff else "FontFile2": font_file}
+    descriptor = pdf.make_indirect(docgen.font_descriptor("/DocpipeTest", **embedded))
     font = pdf.make_indirect(
         pikepdf.Dictionary(
             Type=pikepdf.Name.Font,

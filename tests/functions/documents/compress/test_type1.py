@@ -18,6 +18,7 @@ from fontTools.pens.statisticsPen import StatisticsPen
 from pypdf import PdfReader
 
 from functions.documents.compress.type1 import convert_type1_fonts
+from tests import docgen
 
 CORPUS = Path(__file__).resolve().parents[4] / ".." / "shared" / "corpus"
 # pdfTeX documents embedding subsets of the Computer Modern Type 1 fonts.
@@ -196,18 +197,7 @@ def _font_pdf(program: bytes, *, subtype: str = "/Type1") -> pikepdf.Pdf:
     pdf = pikepdf.new()
     font_file = pdf.make_indirect(pikepdf.Stream(pdf, program))
     font_file.Length1 = len(program)
-    descriptor = pikepdf.Dictionary(
-        Type=pikepdf.Name.FontDescriptor,
-        FontName=pikepdf.Name("/Broken"),
-        Flags=32,
-        FontBBox=[0, -200, 1000, 800],
-        ItalicAngle=0,
-        Ascent=800,
-        Descent=-200,
-        CapHeight=700,
-        StemV=80,
-        FontFile=font_file,
-    )
+    descriptor = docgen.font_descriptor("/Broken", FontFile=font_file)
     font = pdf.make_indirect(
         pikepdf.Dictionary(
             Type=pikepdf.Name.Font,
