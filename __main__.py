@@ -113,6 +113,7 @@ operations = Operations(
         function_names=functions.names,
         file_system_id=storage.file_system_id,
         dead_letter_queue_name=workflow.dead_letter_queue_name,
+        sweep_failure_queue_name=functions.sweep_failure_queue_name,
         kms_key_arn=key_arn,
     ),
 )

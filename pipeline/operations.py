@@ -54,6 +54,7 @@ class OperationsArgs:
         function_names: The functions by stage.
         file_system_id: The EFS workspace.
         dead_letter_queue_name: The trigger's dead-letter queue.
+        sweep_failure_queue_name: Where hourly sweeps that failed after Lambda's retries go.
         kms_key_arn: The stack's key for the topic; ``None`` creates a key for the topic
             alone (the AWS-managed ``aws/sns`` key cannot let CloudWatch publish).
     """
@@ -63,6 +64,7 @@ class OperationsArgs:
     function_names: dict[str, pulumi.Output[str]]
     file_system_id: pulumi.Input[str]
     dead_letter_queue_name: pulumi.Input[str]
+    sweep_failure_queue_name: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str] | None = None
 
 
@@ -205,6 +207,18 @@ class Operations(pulumi.ComponentResource):
                 namespace="AWS/SQS",
                 metric="ApproximateNumberOfMessagesVisible",
                 dimensions={"QueueName": args.dead_letter_queue_name},
+                threshold=1,
+                statistic="Maximum",
+            )
+        )
+        alarms.append(
+            alarm(
+                "sweep-failures",
+                "The hourly workspace sweep failed after Lambda's retries; orphaned "
+                "workspaces stay on the file system until a sweep succeeds",
+                namespace="AWS/SQS",
+                metric="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": args.sweep_failure_queue_name},
                 threshold=1,
                 statistic="Maximum",
             )

@@ -800,7 +800,7 @@ def test_alarms_reach_an_encrypted_topic(program: Program) -> pulumi.Output[Any]
                 ("AWS/States", "ExecutionsTimedOut"),
                 *[("AWS/Lambda", "Throttles")] * 3,
                 ("AWS/EFS", "StorageBytes"),
-                ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+                *[("AWS/SQS", "ApproximateNumberOfMessagesVisible")] * 2,
             ]
         )
         topic = program.one("aws:sns/topic:Topic")

@@ -76,8 +76,9 @@ def program() -> Iterator[Program]:
 @pulumi.runtime.test
 def test_alarms_page_for_defects_not_for_users_mistakes(program: Program) -> pulumi.Output[Any]:
     """This test ensures that documents failed with INTERNAL_ERROR, PROCESSING_TIMEOUT or
-    INFRASTRUCTURE_UNAVAILABLE alarm on the metric the functions emit, while no alarm
-    counts every failed execution or every function error (a user's bad document)."""
+    INFRASTRUCTURE_UNAVAILABLE alarm on the metric the functions emit, both queues (trigger
+    dead letters, failed sweeps) alarm when they hold a message, and no alarm counts every
+    failed execution or every function error (a user's bad document)."""
 
     def check(_: Any) -> None:
         alarms = program.of_type(ALARM)
@@ -96,7 +97,12 @@ def test_alarms_page_for_defects_not_for_users_mistakes(program: Program) -> pul
         assert ("AWS/States", "ExecutionsFailed") not in metrics
         assert ("AWS/Lambda", "Errors") not in metrics
         assert ("AWS/Lambda", "Throttles") in metrics
-        assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible") in metrics
+        queues = sorted(
+            a.inputs["dimensions"]["QueueName"].rsplit("-", 1)[0]  # the mocks' random suffix
+            for a in alarms
+            if a.inputs["metricName"] == "ApproximateNumberOfMessagesVisible"
+        )
+        assert queues == ["docpipe-dev-sweep-failures", "docpipe-dev-trigger-dlq"]
 
     return program.done().apply(check)
 
