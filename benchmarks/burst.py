@@ -15,9 +15,14 @@ of the busiest function (its invocations' seconds, from the execution histories)
 its concurrency.
 
 (b) Paper model (``burst_model.py``, assumptions in its docstring) of the deployed
-definition, retry parameters read from the definition dict: a burst through the trigger,
-and a backfill (Distributed Map, MaxConcurrency ``backfill``), for 1,000 / 10,000 /
-100,000 documents at reserved concurrency 10 / 100.
+definitions, retry parameters read from the pipeline's definition dict and the batch
+shape from the backfill's: a burst through the trigger, and a backfill (a Distributed
+Map of Express batches, as many documents in flight as reserved concurrency and 1.5
+times that), for 1,000 / 10,000 / 100,000 documents at reserved concurrency 10 / 100.
+
+(c) With ``--backfill N``: N existing objects backfilled twice through the local stack:
+the backfill definition's own Express batch, built from a real listing
+(``pipeline.local.backfill``), ``backfillMaxConcurrency`` documents at a time.
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.burst_model import Outcome, Retrier, model  # noqa: E402
+from benchmarks.burst_model import Outcome, Retrier, model, through_a_queue  # noqa: E402
+from pipeline.backfill import backfill_definition  # noqa: E402
 from pipeline.config import load_stack_settings  # noqa: E402
 from pipeline.definition import RETRY_THROTTLED, state_machine_definition  # noqa: E402
 
@@ -48,8 +54,8 @@ STATE_FUNCTION = {
 SIZES = (1_000, 10_000, 100_000)
 CONCURRENCIES = (10, 100)
 # Documents in flight per reserved execution: each document spends about two thirds of
-# its time in transform, so 1.3 x keeps transform busy with few throttled attempts.
-BACKFILL_WIDTH = 1.3
+# its time in transform, so 1.5 x keeps transform busy with few throttled attempts.
+BACKFILL_WIDTH = 1.5
 
 
 @dataclass(frozen=True)
@@ -130,84 +136,39 @@ def local_burst(documents: int, concurrency: int, speedup: float) -> LocalBurst:
 
 @dataclass(frozen=True)
 class LocalBackfill:
-    """Two backfills of the same prefix through the local stack's pipeline."""
+    """Two backfills of the same prefix through the local stack's Express batches."""
 
     objects: int
     width: int
-    processed: tuple[int, int]
-    already_processed: tuple[int, int]
-    failed: tuple[int, int]
+    batch_size: int
+    first: dict[str, int]
+    second: dict[str, int]
     seconds: tuple[float, float]
 
 
-def _run_items(stack: Any, inputs: list[dict[str, Any]], run: str, width: int) -> list[Any]:
-    """Starts the items ``width`` at a time, as the map run does; returns their outputs."""
-    import hashlib
-
-    pending = list(reversed(inputs))
-    running: list[str] = []
-    ended: list[Any] = []
-    while pending or running:
-        while pending and len(running) < width:
-            item = pending.pop()
-            digest = hashlib.sha1(f"{run}/{item['key']}".encode()).hexdigest()  # noqa: S324
-            running.append(stack.start(item, name=f"backfill-{digest}"))
-        time.sleep(0.2)
-        still = []
-        for arn in running:
-            description = stack.sfn.describe_execution(executionArn=arn)
-            if description["status"] == "RUNNING":
-                still.append(arn)
-            else:
-                ended.append(description)
-        running = still
-    return ended
-
-
-def local_backfill(objects: int, width: int) -> LocalBackfill:
-    """Backfills ``objects`` existing PDFs twice through the local stack's pipeline.
-
-    moto cannot run the map's ``StartExecution.sync:2`` children, so the children are
-    started here, ``width`` at a time, with the inputs the definition builds.
-    """
-    from pipeline.backfill import backfill_definition, item_inputs
+def local_backfill(objects: int, width: int, batch_size: int) -> LocalBackfill:
+    """Backfills ``objects`` existing PDFs twice through the local stack."""
+    from pipeline.local.backfill import backfill_locally
     from pipeline.local.stack import LocalStack
     from tests import docgen
 
     settings = replace(load_stack_settings("dev"), trigger_prefix="inbox/")
-    counts: dict[str, list[Any]] = {"processed": [], "already": [], "failed": [], "s": []}
+    counts, seconds = [], []
     with LocalStack(settings=settings) as stack:
         for i in range(objects):
             body = docgen.text_pdf(f"existing document {i}")
             stack.s3.put_object(Bucket=stack.trigger_bucket, Key=f"old/{i:05}.pdf", Body=body)
-        pages = stack.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=stack.trigger_bucket, Prefix="old/"
-        )
-        listed = [entry for page in pages for entry in page.get("Contents", ())]
-        definition = backfill_definition(
-            stack.state_machine_arn,
-            stack.trigger_bucket,
-            stack.output_bucket,
-            max_concurrency=width,
-        )
         for run in ("backfill-first", "backfill-second"):
             began = time.monotonic()
-            inputs = item_inputs(definition, listed, run=run, prefix="old/")
-            ended = _run_items(stack, inputs, run, width)
-            succeeded = [d for d in ended if d["status"] == "SUCCEEDED"]
-            duplicates = sum(json.loads(d["output"]).get("duplicate") is True for d in succeeded)
-            counts["processed"].append(len(succeeded) - duplicates)
-            counts["already"].append(duplicates)
-            counts["failed"].append(len(ended) - len(succeeded))
-            counts["s"].append(round(time.monotonic() - began, 1))
-    return LocalBackfill(
-        objects=objects,
-        width=width,
-        processed=(counts["processed"][0], counts["processed"][1]),
-        already_processed=(counts["already"][0], counts["already"][1]),
-        failed=(counts["failed"][0], counts["failed"][1]),
-        seconds=(counts["s"][0], counts["s"][1]),
-    )
+            counts.append(
+                dict(
+                    backfill_locally(
+                        stack, "old/", run=run, max_concurrency=width, batch_size=batch_size
+                    )
+                )
+            )
+            seconds.append(round(time.monotonic() - began, 1))
+    return LocalBackfill(objects, width, batch_size, counts[0], counts[1], (seconds[0], seconds[1]))
 
 
 def paper_model() -> list[tuple[str, Outcome]]:
@@ -224,6 +185,22 @@ def paper_model() -> list[tuple[str, Outcome]]:
     if throttled != RETRY_THROTTLED:
         raise RuntimeError("the Transform task's first retrier is not the throttling one")
     retrier = Retrier.of(throttled)
+    backfill = backfill_definition(
+        "pipeline",
+        ("ingest", "transform", "compress"),
+        "trigger",
+        "output",
+        max_concurrency=settings.backfill_max_concurrency,
+        batch_size=settings.backfill_batch_size,
+    )
+    documents_map = backfill["States"]["Documents"]
+    batch_size = int(documents_map["ItemBatcher"]["MaxItemsPerBatch"])
+    side_by_side = int(documents_map["ItemProcessor"]["States"]["Batch"]["MaxConcurrency"])
+    batch_retrier = documents_map["ItemProcessor"]["States"]["Batch"]["ItemProcessor"]["States"][
+        "Transform"
+    ]["Retry"][0]
+    if batch_retrier != RETRY_THROTTLED:
+        raise RuntimeError("a batch's Transform task does not retry throttling first")
     rows = []
     for concurrency in CONCURRENCIES:
         for documents in SIZES:
@@ -233,24 +210,33 @@ def paper_model() -> list[tuple[str, Outcome]]:
             }
             rows.append(("burst", model(documents, concurrency, retrier, **common)))
             for width in (concurrency, round(concurrency * BACKFILL_WIDTH)):
-                backfill = model(documents, concurrency, retrier, max_concurrency=width, **common)
-                rows.append((f"backfill {width} wide", backfill))
+                outcome = model(
+                    documents,
+                    concurrency,
+                    retrier,
+                    max_concurrency=width,
+                    batch_size=batch_size,
+                    side_by_side=side_by_side,
+                    **common,
+                )
+                rows.append((f"backfill {width} wide, batches of {batch_size}", outcome))
+            if documents == SIZES[-1]:
+                rows.append(("not deployed: uploads through a queue", through_a_queue(outcome)))
     return rows
 
 
 def _print_model(rows: list[tuple[str, Outcome]]) -> None:
     print(
         "| path | documents | reserved | processed | failed | drain / ideal | transitions "
-        "per document | $ orchestration / 10k | $ of which overhead | $ Lambda / 10k | "
-        "overhead / Lambda |"
+        "per document | $ orchestration / 10k | $ Lambda / 10k | orchestration / Lambda |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path, o in rows:
         print(
             f"| {path} | {o.documents:,} | {o.concurrency} | {o.processed:,} | {o.failed} | "
-            f"{o.drain_over_ideal:.2f} | {o.transitions / o.documents:.1f} | "
-            f"{o.per_10k(o.orchestration_usd):.2f} | {o.per_10k(o.overhead_usd):.2f} | "
-            f"{o.per_10k(o.lambda_usd):.2f} | {o.overhead_usd / o.lambda_usd:.2f} |"
+            f"{o.drain_over_ideal:.2f} | {o.transitions / o.documents:.2f} | "
+            f"{o.per_10k(o.orchestration_usd):.2f} | {o.per_10k(o.lambda_usd):.2f} | "
+            f"{o.orchestration_share:.2f} |"
         )
 
 
@@ -271,8 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     local = None
     if not args.skip_local:
         local = local_burst(args.documents, args.concurrency, args.speedup)
-    width = load_stack_settings("dev").backfill_max_concurrency
-    backfill = local_backfill(args.backfill, width) if args.backfill else None
+    dev = load_stack_settings("dev")
+    backfill = None
+    if args.backfill:
+        backfill = local_backfill(
+            args.backfill, dev.backfill_max_concurrency, dev.backfill_batch_size
+        )
     if args.json:
         print(
             json.dumps(
@@ -297,9 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     if backfill is not None:
         print(
             f"local backfill of {backfill.objects} existing objects, {backfill.width} at a "
-            f"time, twice: processed {backfill.processed}, already processed "
-            f"{backfill.already_processed}, failed {backfill.failed}, seconds "
-            f"{backfill.seconds}"
+            f"time in batches of {backfill.batch_size}, twice: first {backfill.first}, "
+            f"second {backfill.second}, seconds {backfill.seconds}"
         )
     _print_model(rows)
     return 0

@@ -17,11 +17,17 @@ Assumptions (README, "Bursts and backfill", repeats them beside the results):
 - A burst: every document's execution starts at t = 0 (EventBridge starts them as
   fast as Step Functions admits; ~300/s in large regions, which the model ignores). A
   document still unfinished at the execution's TimeoutSeconds counts as failed.
-- A backfill: the Distributed Map keeps ``MaxConcurrency`` documents in flight; each
-  runs the same pipeline (one more transition: the map child's StartExecution task).
-  Few documents wait at a time, so this one is modelled document by document, each
-  retry's wait drawn as FULL jitter draws it, and each invocation's duration drawn
-  uniformly from half to one and a half times the figure above (seeded: repeatable).
+- A backfill: the Distributed Map keeps ``MaxConcurrency`` Express children in flight,
+  each a batch of ``backfillBatchSize`` documents run side by side through the pipeline's
+  states; a batch ends with its slowest document, and the next batch starts then. Few
+  documents wait at a time, so this one is modelled document by document, each retry's
+  wait drawn as FULL jitter draws it, and each invocation's duration drawn uniformly
+  from half to one and a half times the figure above (seeded: repeatable). A child
+  costs one state transition (Step Functions bills a Distributed Map one per child
+  execution); the states inside an Express child cost none: it is billed $1.00 per
+  million executions and $0.00001667 per GB-second of its duration, in 64 MB and 100 ms
+  steps (a batch's state is a few KB: 64 MB). A batch still running after Express's
+  five minutes would fail (counted as failed documents; none does at these sizes).
 - Prices (us-east-1, arm64): state transitions $0.025 per 1,000; Lambda $0.0000133334
   per GB-second and $0.20 per million requests; memory from the stack's defaults.
   EventBridge's delivery of S3 events to Step Functions and the dead-letter queue (empty
@@ -31,6 +37,7 @@ Assumptions (README, "Bursts and backfill", repeats them beside the results):
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import random
@@ -43,8 +50,12 @@ TRANSITION_USD = 0.025 / 1000
 GB_SECOND_USD = 0.0000133334
 REQUEST_USD = 0.20 / 1_000_000
 LIST_REQUEST_USD = 0.005 / 1000
+SQS_REQUEST_USD = 0.40 / 1_000_000
 SUCCESS_TRANSITIONS = 4
-BACKFILL_EXTRA_TRANSITIONS = 1
+EXPRESS_REQUEST_USD = 1.00 / 1_000_000
+EXPRESS_GB_SECOND_USD = 0.00001667
+EXPRESS_MEMORY_GB = 64 / 1024
+EXPRESS_MAX_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,8 @@ class Outcome:
     peak_attempts_per_second: float
     lambda_usd: float
     orchestration_usd: float
+    batches: int = 0
+    batch_seconds: float = 0.0
 
     @property
     def drain_over_ideal(self) -> float:
@@ -104,9 +117,9 @@ class Outcome:
         return usd * 10_000 / self.documents
 
     @property
-    def overhead_usd(self) -> float:
-        """Orchestration beyond the uncontended path (4 transitions a document)."""
-        return self.orchestration_usd - self.documents * SUCCESS_TRANSITIONS * TRANSITION_USD
+    def orchestration_share(self) -> float:
+        """Orchestration cost over Lambda cost (the target: at most a third)."""
+        return self.orchestration_usd / self.lambda_usd
 
 
 def lambda_usd(documents: int, memory_mb: dict[str, int]) -> float:
@@ -181,56 +194,89 @@ class _Model:
                 self.push(now + gap, "claim", stage)
 
 
-class _Exact:
-    """A backfill, document by document: few wait at a time, so each retry is drawn."""
+class _Batches:
+    """A backfill of Express batches, document by document: each retry wait is drawn."""
 
     def __init__(self, concurrency: int, retrier: Retrier, seed: int) -> None:
         self.concurrency = concurrency
         self.retrier = retrier
         self.random = random.Random(seed)  # noqa: S311 - a repeatable model, no secret
         self.busy = dict.fromkeys(STAGES, 0)
-        self.events: list[tuple[float, int, str, str, int]] = []
+        self.events: list[tuple[float, int, str, str, int, int]] = []
         self.sequence = 0
-        self.transitions = 0.0
         self.finished: list[float] = []
         self.peak_rate = 0.0
+        self.batch_of: dict[int, int] = {}
+        self.left: dict[int, int] = {}
+        self.began: dict[int, float] = {}
+        self.batch_seconds: list[float] = []
+        self.queued: dict[int, list[int]] = {}
+        self.side_by_side = 1
+        self.late = 0
 
-    def push(self, at: float, kind: str, stage: str, attempt: int = 0) -> None:
+    def push(self, at: float, kind: str, stage: str, attempt: int, document: int) -> None:
         self.sequence += 1
-        heapq.heappush(self.events, (at, self.sequence, kind, stage, attempt))
+        heapq.heappush(self.events, (at, self.sequence, kind, stage, attempt, document))
 
-    def attempt(self, stage: str, now: float, attempt: int) -> None:
-        self.transitions += 1
+    def attempt(self, stage: str, now: float, attempt: int, document: int) -> None:
         if self.busy[stage] < self.concurrency:
             self.busy[stage] += 1
             # Invocations vary: uniformly from half to one and a half times the mean.
             seconds = STAGE_SECONDS[stage] * self.random.uniform(0.5, 1.5)
-            self.push(now + seconds, "done", stage)
+            self.push(now + seconds, "done", stage, 0, document)
             return
         r = self.retrier
         cap = min(r.interval * r.backoff ** (attempt - 1), r.max_delay)
-        self.push(now + self.random.uniform(0, cap), "try", stage, attempt + 1)
+        self.push(now + self.random.uniform(0, cap), "try", stage, attempt + 1, document)
 
-    def run(self, arrivals: int, in_flight: int) -> None:
-        started = min(in_flight, arrivals)
-        for _ in range(started):
-            self.attempt("ingest", 0.0, 1)
-        pending = arrivals - started
+    def start_batch(self, batch: int, documents: list[int], now: float) -> None:
+        self.left[batch] = len(documents)
+        self.began[batch] = now
+        self.queued[batch] = documents[self.side_by_side :]
+        for document in documents:
+            self.batch_of[document] = batch
+        for document in documents[: self.side_by_side]:
+            self.attempt("ingest", now, 1, document)
+
+    def run(self, arrivals: int, children: int, batch_size: int, side_by_side: int) -> None:
+        """Runs ``arrivals`` documents in batches of ``batch_size``, ``children`` batches
+        at once, each running ``side_by_side`` of its documents at a time."""
+        self.side_by_side = side_by_side
+        batches = [
+            list(range(i, min(i + batch_size, arrivals))) for i in range(0, arrivals, batch_size)
+        ]
+        pending = list(reversed(list(enumerate(batches))))
+        for _ in range(min(children, len(pending))):
+            self.start_batch(*pending.pop(), 0.0)
         while self.events:
-            now, _, kind, stage, attempt = heapq.heappop(self.events)
+            now, _, kind, stage, attempt, document = heapq.heappop(self.events)
             if kind == "try":
-                self.attempt(stage, now, attempt)
+                self.attempt(stage, now, attempt, document)
                 continue
             self.busy[stage] -= 1
             index = STAGES.index(stage)
             if index + 1 < len(STAGES):
-                self.attempt(STAGES[index + 1], now, 1)
+                self.attempt(STAGES[index + 1], now, 1, document)
                 continue
-            self.transitions += 1  # CheckDuplicate
             self.finished.append(now)
-            if pending:
-                pending -= 1
-                self.attempt("ingest", now, 1)
+            batch = self.batch_of[document]
+            self.left[batch] -= 1
+            if self.queued[batch]:
+                self.attempt("ingest", now, 1, self.queued[batch].pop(0))
+            elif self.left[batch] == 0:
+                seconds = now - self.began[batch]
+                self.batch_seconds.append(seconds)
+                self.late += seconds > EXPRESS_MAX_SECONDS
+                if pending:
+                    self.start_batch(*pending.pop(), now)
+
+    @property
+    def express_usd(self) -> float:
+        """The Express children: a request each, and duration in 64 MB, 100 ms steps."""
+        billed = sum(math.ceil(s * 10) / 10 for s in self.batch_seconds)
+        return len(self.batch_seconds) * EXPRESS_REQUEST_USD + (
+            billed * EXPRESS_MEMORY_GB * EXPRESS_GB_SECOND_USD
+        )
 
 
 def model(
@@ -241,33 +287,66 @@ def model(
     memory_mb: dict[str, int],
     timeout_seconds: float,
     max_concurrency: int | None = None,
+    batch_size: int = 1,
+    side_by_side: int = 1,
 ) -> Outcome:
-    """Models a burst of ``documents`` (or a backfill, with ``max_concurrency``)."""
-    state: _Model | _Exact
+    """Models a burst of ``documents`` (or a backfill, with ``max_concurrency`` documents
+    in flight in Express batches of ``batch_size``, ``side_by_side`` at a time in each)."""
+    ideal = max(documents * STAGE_SECONDS[s] / concurrency for s in STAGES)
     if max_concurrency is None:
         state = _Model(concurrency, retrier)
         state.run(documents, None)
+        failed = sum(1 for at in state.finished if at > timeout_seconds)
+        transitions = state.transitions
+        orchestration = transitions * TRANSITION_USD
+        finished, peak = state.finished, state.peak_rate
     else:
-        state = _Exact(concurrency, retrier, seed=documents)
-        state.run(documents, max_concurrency)
-    failed = sum(1 for at in state.finished if at > timeout_seconds)
-    transitions = state.transitions
-    orchestration = transitions * TRANSITION_USD
-    if max_concurrency is not None:
-        transitions += documents * BACKFILL_EXTRA_TRANSITIONS
-        orchestration = transitions * TRANSITION_USD + math.ceil(documents / 1000) * (
-            LIST_REQUEST_USD
+        batches = _Batches(concurrency, retrier, seed=documents)
+        children = math.ceil(max_concurrency / side_by_side)
+        batches.run(documents, children, batch_size, side_by_side)
+        failed = batches.late * batch_size
+        transitions = len(batches.batch_seconds)  # one per child execution
+        orchestration = (
+            transitions * TRANSITION_USD
+            + batches.express_usd
+            + math.ceil(documents / 1000) * LIST_REQUEST_USD
         )
-    ideal = max(documents * STAGE_SECONDS[s] / concurrency for s in STAGES)
+        finished, peak = batches.finished, batches.peak_rate
     return Outcome(
         documents=documents,
         concurrency=concurrency,
-        processed=len(state.finished) - failed,
+        processed=len(finished) - failed,
         failed=failed,
-        drain_seconds=max(state.finished),
+        drain_seconds=max(finished),
         ideal_seconds=ideal,
         transitions=transitions,
-        peak_attempts_per_second=state.peak_rate,
+        peak_attempts_per_second=peak,
         lambda_usd=lambda_usd(documents, memory_mb),
         orchestration_usd=orchestration,
+        batches=len(batches.batch_seconds) if max_concurrency is not None else 0,
+        batch_seconds=sum(batches.batch_seconds) if max_concurrency is not None else 0.0,
     )
+
+
+def through_a_queue(backfill: Outcome) -> Outcome:
+    """The same Express batches fed by uploads instead of a listing (not deployed).
+
+    S3 events go to an SQS queue; a Lambda event source mapping with MaximumConcurrency
+    gives a small function (128 MB) up to a batch of messages, and it runs the batch with
+    StartSyncExecution, waiting for it. Added to the backfill's costs, without its child
+    transitions and listing: the waiting function, and SQS's SendMessage per document and
+    one ReceiveMessage and one DeleteMessageBatch per batch ($0.40 per million requests).
+    """
+    waiting = backfill.batch_seconds * (128 / 1024) * GB_SECOND_USD
+    sqs = (backfill.documents + 2 * backfill.batches) * SQS_REQUEST_USD
+    child_transitions = backfill.batches * TRANSITION_USD
+    listing = math.ceil(backfill.documents / 1000) * LIST_REQUEST_USD
+    orchestration = (
+        backfill.orchestration_usd
+        - child_transitions
+        - listing
+        + waiting
+        + backfill.batches * REQUEST_USD
+        + sqs
+    )
+    return dataclasses.replace(backfill, transitions=0.0, orchestration_usd=orchestration)

@@ -95,13 +95,21 @@ def classify_failure(error: Any, stage: str, correlation: str) -> tuple[ErrorCod
 
 
 def _source(event: dict[str, Any], workspace: Workspace) -> dict[str, Any]:
-    """The source as the input named it, completed by ingest's manifest when there is one."""
+    """The source as the input named it, completed by ingest's manifest when there is one.
+
+    A pipeline execution passes its input (``input``); a document of a backfill batch
+    passes the state it failed in (``state``): its own input while ingest had not
+    finished, else a stage result whose ``source`` ingest resolved.
+    """
     raw_input = event.get("input")
     if isinstance(raw_input, str):  # $$.Execution.Input may arrive serialised
         try:
             raw_input = json.loads(raw_input)
         except ValueError:
             raw_input = {}
+    state = event.get("state")
+    if raw_input is None and isinstance(state, dict):
+        raw_input = state.get("input", state.get("source"))
     source: dict[str, Any] = dict(raw_input) if isinstance(raw_input, dict) else {}
     # When ingest did not get that far, the input is all there is.
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):

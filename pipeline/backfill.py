@@ -3,44 +3,53 @@
 A second STANDARD state machine holds one Distributed Map state (docs/ARCHITECTURE.md,
 "Bursts and backfill")::
 
-    ListObjectsV2(trigger bucket, $.prefix) -> each object: StartExecution.sync:2 of the
-    pipeline -> results (counts, failed items) to the output bucket under backfill/
+    ListObjectsV2(trigger bucket, $.prefix) -> batches of backfillBatchSize objects ->
+      each batch: one EXPRESS child execution, its documents two at a time through the
+      pipeline's own states -> results (per batch, per document) under backfill/
 
-The map runs at most ``backfillMaxConcurrency`` documents at once, so a backfill of any
-size never meets more than a few throttled invocations. Each document runs as an ordinary
-execution of the pipeline, named after the backfill run and the key (a retried start is
-the same execution), so its status document, failure report and alarms are the usual
-ones. Documents already processed are recognised by ingest's claim on the object version:
-their executions end in ``AlreadyProcessed`` without transforming anything, so a second
-backfill of the same prefix processes none again. A document that fails is counted by the
-map run (ToleratedFailurePercentage 100: a failed document has its own failure report and
-never stops the others).
+A child execution of a Distributed Map costs one state transition, and the states inside
+an EXPRESS child cost none (Express is billed by request and duration): batching several
+documents into one Express child is what keeps a backfill's orchestration a small share
+of its Lambda time (README, "Bursts and backfill", gives the figures). Each batch runs
+:data:`SIDE_BY_SIDE` documents at a time, the next one starting as one ends, so a batch
+keeps its share of the functions busy until its last document; the map runs
+``backfillMaxConcurrency`` documents at once (that many divided by :data:`SIDE_BY_SIDE`
+batches), so a backfill of any size meets few throttled invocations.
 
-:func:`start_backfill` starts one, for ``python -m pipeline backfill``.
+Each document runs the states of the pipeline (:func:`pipeline.definition.document_states`)
+with its own job id, named after the backfill run and the key (a re-driven batch finds
+the same job), so its status document, failure report and metrics are the usual ones. A
+document that fails ends its own iteration with its report written and never stops the
+rest of its batch. Express executions end after five minutes, so an object larger than
+:data:`EXPRESS_MAX_BYTES` is handed to the STANDARD pipeline state machine instead (an
+execution of the same name, started and not waited for). Documents already processed
+are recognised by ingest's claim on the object version: they end in ``AlreadyProcessed``,
+so a second backfill of the same prefix processes none again.
+
+:func:`pipeline.commands.backfill.start_backfill` starts one (``python -m pipeline backfill``).
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import sys
-import uuid
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
+
+from pipeline.definition import ITERATION, document_states
 
 LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
 PUT_OBJECT = "arn:aws:states:::s3:putObject"
-START_PIPELINE = "arn:aws:states:::states:startExecution.sync:2"
+START_PIPELINE = "arn:aws:states:::states:startExecution"
 RESULTS_PREFIX = "backfill"
-# A document that fails has its own failure report; the map run counts it and goes on.
+# A batch whose execution failed (a document's report could not be written, or the
+# batch outlived Express's five minutes) is counted by the map run, which goes on.
 TOLERATED_FAILURE_PERCENTAGE = 100.0
-# The rule Step Functions manages to learn that a .sync child execution ended.
-SYNC_EVENTS_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
-# Starting a child execution can fail for a moment (API throttling, an open-execution
-# quota); retried with backoff. A child that failed (States.TaskFailed) is not retried:
-# its document has failed, with a report.
+# Larger objects run as STANDARD pipeline executions: well inside five minutes, the
+# documents below it are streamed, normalised, OCR'd (fanned out) and compressed.
+EXPRESS_MAX_BYTES = 20 * 1024 * 1024
+# Starting a pipeline execution can fail for a moment (API throttling, an open-execution
+# quota); retried with backoff.
 START_ERRORS = (
     "StepFunctions.ExecutionLimitExceededException",
     "StepFunctions.SdkClientException",
@@ -55,6 +64,14 @@ RETRY_START: dict[str, Any] = {
     "MaxDelaySeconds": 300,
     "JitterStrategy": "FULL",
 }
+# Documents of one batch in flight at once: more batches of fewer documents each keep
+# a batch short of Express's five minutes; two keep its tail from idling its share.
+SIDE_BY_SIDE = 2
+# One job id per (backfill run, key): a re-driven batch finds the same job.
+JOB_ID = (
+    "States.Format('backfill-{}', States.Hash(States.Format('{}/{}', "
+    "$.BatchInput.run, $$.Map.Item.Value.key), 'SHA-1'))"
+)
 
 
 def backfill_name(pipeline_name: str) -> str:
@@ -62,42 +79,116 @@ def backfill_name(pipeline_name: str) -> str:
     return f"{pipeline_name}-backfill"
 
 
+def _batch_states(
+    pipeline_arn: Any,
+    functions: tuple[Any, Any, Any],
+    *,
+    task_timeout_seconds: int,
+    ocr_max_concurrency: int,
+) -> dict[str, Any]:
+    """The states one document of a batch runs: a route by size, then the pipeline's."""
+    states = document_states(
+        functions,
+        ITERATION,
+        task_timeout_seconds=task_timeout_seconds,
+        ocr_max_concurrency=ocr_max_concurrency,
+    )
+    # A failed document ends its own iteration (its report is written); the Fail state
+    # of a pipeline execution would end the whole batch.
+    states["Failed"] = {
+        "Type": "Pass",
+        "Comment": "The document could not be processed; failed/<S>.json says why.",
+        "Parameters": {"job.$": "$.job", "failed.$": "$.report.code"},
+        "End": True,
+    }
+    states["Route"] = {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": "$.input.size", "NumericGreaterThan": EXPRESS_MAX_BYTES, "Next": "Handoff"}
+        ],
+        "Default": "Ingest",
+    }
+    states["Handoff"] = {
+        "Type": "Task",
+        "Resource": START_PIPELINE,
+        "Parameters": {
+            "StateMachineArn": pipeline_arn,
+            "Name.$": "$.job",
+            "Input.$": "$.input",
+        },
+        "ResultSelector": {"handedOff.$": "$.ExecutionArn"},
+        "Retry": [RETRY_START],
+        "Catch": [
+            {
+                # Started before (a re-driven batch): the execution runs or ran.
+                "ErrorEquals": ["StepFunctions.ExecutionAlreadyExistsException"],
+                "ResultPath": None,
+                "Next": "HandedOff",
+            }
+        ],
+        "End": True,
+    }
+    states["HandedOff"] = {"Type": "Pass", "Parameters": {"handedOff.$": "$.job"}, "End": True}
+    return states
+
+
 def backfill_definition(
-    pipeline_arn: Any, trigger_bucket: Any, output_bucket: Any, *, max_concurrency: int
+    pipeline_arn: Any,
+    functions: tuple[Any, Any, Any],
+    trigger_bucket: Any,
+    output_bucket: Any,
+    *,
+    max_concurrency: int,
+    batch_size: int = 6,
+    task_timeout_seconds: int = 960,
+    ocr_max_concurrency: int = 10,
 ) -> dict[str, Any]:
     """Returns the backfill state machine's definition.
 
     Args:
-        pipeline_arn: The pipeline state machine's ARN (a string or a pulumi Output).
+        pipeline_arn: The pipeline state machine's ARN (a string or a pulumi Output),
+            which runs the objects too large for an Express batch.
+        functions: The ingest, transform and compress function ARNs.
         trigger_bucket: The bucket whose objects are listed.
         output_bucket: Where the map run writes its results (under ``backfill/``).
-        max_concurrency: Documents processed at once.
+        max_concurrency: Documents processed at once (rounded up to whole batches of
+            :data:`SIDE_BY_SIDE`).
+        batch_size: Documents per Express child execution.
+        task_timeout_seconds: Upper bound of one task attempt, as in the pipeline.
+        ocr_max_concurrency: Most page ranges of one document OCR'd at once.
 
     The execution input is ``{"prefix": str, "profile": str | null}``.
     """
     if max_concurrency < 1:
         raise ValueError("max_concurrency must be at least 1")
-    process = {
-        "Type": "Task",
-        "Resource": START_PIPELINE,
-        "Parameters": {
-            "StateMachineArn": pipeline_arn,
-            # One name per (backfill run, key): a retried start finds the same execution.
-            "Name.$": "States.Format('backfill-{}', "
-            "States.Hash(States.Format('{}/{}', $.run, $.key), 'SHA-1'))",
-            "Input": {
-                "bucket.$": "$.bucket",
-                "key.$": "$.key",
+    if not 1 <= batch_size <= 40:  # an inline Map runs at most 40 iterations at once
+        raise ValueError("batch_size must be from 1 to 40")
+    side_by_side = min(SIDE_BY_SIDE, batch_size)
+    batch = {
+        "Type": "Map",
+        "ItemsPath": "$.Items",
+        "MaxConcurrency": side_by_side,
+        "ItemSelector": {
+            "input": {
+                "bucket.$": "$$.Map.Item.Value.bucket",
+                "key.$": "$$.Map.Item.Value.key",
                 "versionId": None,
-                "etag.$": "$.etag",
-                "size.$": "$.size",
-                "profile.$": "$.profile",
-                # Links each document's execution to the backfill in the console.
-                "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
+                "etag.$": "$$.Map.Item.Value.etag",
+                "size.$": "$$.Map.Item.Value.size",
+                "profile.$": "$.BatchInput.profile",
             },
+            "job.$": JOB_ID,
         },
-        "ResultSelector": {"execution.$": "$.ExecutionArn", "status.$": "$.Status"},
-        "Retry": [RETRY_START],
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": "Route",
+            "States": _batch_states(
+                pipeline_arn,
+                functions,
+                task_timeout_seconds=task_timeout_seconds,
+                ocr_max_concurrency=ocr_max_concurrency,
+            ),
+        },
         "End": True,
     }
     documents = {
@@ -112,15 +203,17 @@ def backfill_definition(
             "key.$": "$$.Map.Item.Value.Key",
             "etag.$": "$$.Map.Item.Value.ETag",
             "size.$": "$$.Map.Item.Value.Size",
-            "profile.$": "$.profile",
-            "run.$": "$$.Execution.Name",
+        },
+        "ItemBatcher": {
+            "MaxItemsPerBatch": batch_size,
+            "BatchInput": {"profile.$": "$.profile", "run.$": "$$.Execution.Name"},
         },
         "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-            "StartAt": "Process",
-            "States": {"Process": process},
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+            "StartAt": "Batch",
+            "States": {"Batch": batch},
         },
-        "MaxConcurrency": max_concurrency,
+        "MaxConcurrency": math.ceil(max_concurrency / side_by_side),
         "ToleratedFailurePercentage": TOLERATED_FAILURE_PERCENTAGE,
         "ResultWriter": {
             "Resource": PUT_OBJECT,
@@ -142,9 +235,8 @@ class BackfillArns:
     Attributes:
         backfill: The backfill state machine.
         backfill_executions: Its executions, map run children included (``.../*``).
-        pipeline: The pipeline state machine.
-        pipeline_executions: The pipeline's executions (``execution:<name>:*``).
-        sync_rule: Step Functions' managed rule for ``.sync`` tasks.
+        pipeline: The pipeline state machine (objects too large for a batch).
+        functions: The ingest, transform and compress functions (a batch invokes them).
         trigger_bucket: The trigger bucket.
         results: The result objects (``<output bucket ARN>/backfill/*``).
     """
@@ -152,21 +244,28 @@ class BackfillArns:
     backfill: Any
     backfill_executions: Any
     pipeline: Any
-    pipeline_executions: Any
-    sync_rule: Any
+    functions: tuple[Any, Any, Any]
     trigger_bucket: Any
     results: Any
 
 
-def backfill_policy(arns: BackfillArns) -> dict[str, Any]:
+def backfill_policy(arns: BackfillArns, qualified: Any = None) -> dict[str, Any]:
     """Returns the backfill role's policy: exactly what the map run needs.
 
-    Its own child executions (the map run starts them on this state machine), the
-    pipeline's executions (``.sync:2`` starts and watches them, and stops them when the
-    backfill is stopped, learning of their end through Step Functions' managed rule),
-    listing the trigger bucket, and writing results under ``backfill/`` in the output
-    bucket.
+    Its own child executions (the map run starts them on this state machine), the three
+    functions (a batch runs the pipeline's states under this role), starting pipeline
+    executions for the objects too large for a batch, listing the trigger bucket, and
+    writing results under ``backfill/`` in the output bucket.
+
+    Args:
+        arns: The resources.
+        qualified: Makes a function's ``<arn>:*`` (its versions and aliases) from its ARN;
+            by default string concatenation (``pulumi.Output.concat`` for Outputs).
     """
+
+    def versions(arn: Any) -> Any:
+        return qualified(arn) if qualified is not None else f"{arn}:*"
+
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -183,22 +282,16 @@ def backfill_policy(arns: BackfillArns) -> dict[str, Any]:
                 "Resource": [arns.backfill_executions],
             },
             {
+                "Sid": "InvokeThePipelineFunctions",
+                "Effect": "Allow",
+                "Action": ["lambda:InvokeFunction"],
+                "Resource": [a for arn in arns.functions for a in (arn, versions(arn))],
+            },
+            {
                 "Sid": "StartThePipeline",
                 "Effect": "Allow",
                 "Action": ["states:StartExecution"],
                 "Resource": [arns.pipeline],
-            },
-            {
-                "Sid": "WatchThePipeline",
-                "Effect": "Allow",
-                "Action": ["states:DescribeExecution", "states:StopExecution"],
-                "Resource": [arns.pipeline_executions],
-            },
-            {
-                "Sid": "LearnWhenThePipelineEnds",
-                "Effect": "Allow",
-                "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                "Resource": [arns.sync_rule],
             },
             {
                 "Sid": "ListTheObjects",
@@ -237,7 +330,22 @@ def _resolve(template: Any, value: Mapping[str, Any], context: Mapping[str, Any]
     return resolved
 
 
-def item_inputs(
+def batch_definition(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Returns what one Express child of the backfill runs, as a state machine of its own.
+
+    For the local stack, whose interpreter cannot run a Distributed Map's children: the
+    child's states, exactly as the backfill definition holds them.
+    """
+    documents = definition["States"][definition["StartAt"]]
+    processor = documents["ItemProcessor"]
+    return {
+        "Comment": "one batch of a docpipe backfill",
+        "StartAt": processor["StartAt"],
+        "States": processor["States"],
+    }
+
+
+def batch_inputs(
     definition: Mapping[str, Any],
     listed: Sequence[Mapping[str, Any]],
     *,
@@ -245,145 +353,31 @@ def item_inputs(
     prefix: str,
     profile: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Returns the pipeline execution inputs the map starts for ``listed`` objects.
+    """Returns the inputs of the Express children the map starts for ``listed`` objects.
 
-    For the local stack, whose interpreter cannot run the map's ``.sync:2`` child tasks:
-    the definition's own ItemSelector and Input templates are applied to each entry of a
-    ``ListObjectsV2`` listing, as the map run applies them (paths one field deep, which
-    is all the definition uses; anything else raises ``ValueError``).
+    For the local stack: the definition's own ItemSelector and ItemBatcher are applied to
+    the entries of a ``ListObjectsV2`` listing, as the map run applies them (paths one
+    field deep, which is all the definition uses; anything else raises ``ValueError``).
     """
     documents = definition["States"][definition["StartAt"]]
-    process = documents["ItemProcessor"]["States"]["Process"]
+    batcher = documents["ItemBatcher"]
     execution = {"prefix": prefix, "profile": profile}
-    inputs = []
-    for entry in listed:
-        context = {
-            "$$.Map.Item.Value.Key": entry["Key"],
-            "$$.Map.Item.Value.ETag": entry["ETag"],
-            "$$.Map.Item.Value.Size": entry["Size"],
-            "$$.Execution.Name": run,
-            "$$.Execution.Id": f"local:{run}",
-        }
-        item = _resolve(documents["ItemSelector"], execution, context)
-        inputs.append(_resolve(process["Parameters"]["Input"], item, context))
-    return inputs
-
-
-class BackfillError(Exception):
-    """A backfill cannot start; the message says why, for a person."""
-
-
-@dataclass(frozen=True)
-class BackfillStarted:
-    """A started backfill.
-
-    Attributes:
-        execution_arn: The backfill execution (``aws stepfunctions describe-execution``).
-        state_machine_arn: The backfill state machine.
-        prefix: The prefix listed.
-    """
-
-    execution_arn: str
-    state_machine_arn: str
-    prefix: str
-
-
-def _find_state_machine(sfn: Any, name: str) -> str | None:
-    for page in sfn.get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return str(machine["stateMachineArn"])
-    return None
-
-
-def start_backfill(
-    stack: str,
-    prefix: str = "",
-    profile: str | None = None,
-    *,
-    sfn: Any = None,
-    state_machine_arn: str | None = None,
-) -> BackfillStarted:
-    """Starts a backfill of the objects under ``prefix`` in the stack's trigger bucket.
-
-    Args:
-        stack: The Pulumi stack (its backfill state machine is ``docpipe-<stack>-backfill``).
-        prefix: Only keys starting with it ("" for the whole bucket).
-        profile: A compress profile for every document (else each one's own choice).
-        sfn: A Step Functions client (default: boto3's, from the usual AWS settings).
-        state_machine_arn: The backfill state machine (default: found by name).
-
-    Raises:
-        BackfillError: The prefix or profile is unusable, or the stack has no backfill
-            state machine in this account and region.
-    """
-    from functions.settings import PROFILES
-
-    if profile is not None and profile not in PROFILES:
-        raise BackfillError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    if prefix.startswith("/") or len(prefix.encode("utf-8")) > 1024:
-        raise BackfillError(
-            f"{prefix!r} is not an S3 key prefix (no leading slash, at most 1,024 bytes)"
+    context = {"$$.Execution.Name": run}
+    items = [
+        _resolve(
+            documents["ItemSelector"],
+            execution,
+            {
+                "$$.Map.Item.Value.Key": entry["Key"],
+                "$$.Map.Item.Value.ETag": entry["ETag"],
+                "$$.Map.Item.Value.Size": entry["Size"],
+            },
         )
-    if sfn is None:
-        import boto3
-
-        sfn = boto3.client("stepfunctions")
-    name = backfill_name(f"docpipe-{stack}")
-    arn = state_machine_arn or _find_state_machine(sfn, name)
-    if arn is None:
-        raise BackfillError(
-            f"no state machine {name!r} in this account and region: is stack {stack!r} "
-            "deployed here (pulumi up), and are AWS_PROFILE / AWS_REGION the stack's?"
-        )
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-    started = sfn.start_execution(
-        stateMachineArn=arn,
-        name=f"backfill-{stamp}-{uuid.uuid4().hex[:8]}",
-        input=json.dumps({"prefix": prefix, "profile": profile}),
-    )
-    return BackfillStarted(
-        execution_arn=str(started["executionArn"]), state_machine_arn=arn, prefix=prefix
-    )
-
-
-def add_backfill_parser(commands: Any) -> None:
-    """Adds ``backfill --stack S [--prefix P] [--profile P]`` to the CLI's subcommands."""
-    from functions.settings import PROFILES
-
-    backfill = commands.add_parser(
-        "backfill",
-        help="process the objects already in a deployed stack's trigger bucket",
-        description=(
-            "Start the deployed stack's backfill: every object under the prefix of the "
-            "trigger bucket runs through the pipeline, backfillMaxConcurrency at a time; "
-            "objects already processed are recognised and skipped. Uses the usual AWS "
-            "settings (AWS_PROFILE, AWS_REGION)."
-        ),
-    )
-    backfill.add_argument("--stack", required=True, help="the deployed Pulumi stack")
-    backfill.add_argument("--prefix", default="", help="only keys starting with it")
-    backfill.add_argument("--profile", choices=PROFILES, help="compress profile for every document")
-
-
-def backfill_command(
-    args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None
-) -> int:
-    """Runs ``backfill``; returns the exit status (0 started, 1 AWS failed, 2 usage)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    out, err = out or sys.stdout, err or sys.stderr
-    try:
-        started = start_backfill(args.stack, args.prefix, args.profile)
-    except BackfillError as exc:
-        err.write(f"backfill: {exc}\n")
-        return 2
-    except (BotoCoreError, ClientError) as exc:
-        err.write(f"backfill: could not start it: {exc}\n")
-        return 1
-    out.write(
-        f"backfill started: {started.execution_arn}\n"
-        "follow it with: aws stepfunctions describe-execution --execution-arn "
-        f"{started.execution_arn}\n"
-    )
-    return 0
+        for entry in listed
+    ]
+    size = int(batcher["MaxItemsPerBatch"])
+    batch_input = _resolve(batcher["BatchInput"], execution, context)
+    return [
+        {"Items": items[start : start + size], "BatchInput": batch_input}
+        for start in range(0, len(items), size)
+    ]

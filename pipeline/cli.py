@@ -231,7 +231,7 @@ def _add_outputs(commands: Commands) -> None:
 
 
 def _add_backfill(commands: Commands) -> None:
-    from pipeline.backfill import add_backfill_parser
+    from pipeline.commands.backfill import add_backfill_parser
 
     add_backfill_parser(commands)
 
@@ -255,7 +255,7 @@ COMMANDS: dict[str, tuple[Callable[[Commands], None], Callable[[argparse.Namespa
     "failures": (_add_failures, _handler("pipeline.commands.inspect", "failures_command")),
     "retry": (_add_retry, _handler("pipeline.commands.retry", "retry_command")),
     "outputs": (_add_outputs, _handler("pipeline.commands.inspect", "outputs_command")),
-    "backfill": (_add_backfill, _handler("pipeline.backfill", "backfill_command")),
+    "backfill": (_add_backfill, _handler("pipeline.commands.backfill", "backfill_command")),
 }
 
 

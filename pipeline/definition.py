@@ -15,6 +15,7 @@ failure step also retries its own errors (docs/ARCHITECTURE.md, "Transient error
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 # Transient Lambda and EFS errors, retried with backoff and jitter. Document errors (the
@@ -101,14 +102,14 @@ def _catch_to(stage: str) -> list[dict[str, Any]]:
     return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": f"{stage}Failed"}]
 
 
-def _ocr_states(transform_arn: Arn, max_concurrency: int, timeout: int) -> dict[str, Any]:
+def _ocr_states(transform_arn: Arn, max_concurrency: int, timeout: int, job: str) -> dict[str, Any]:
     """The OCR fan-out (ARCHITECTURE.md "OCR"): a Map over the page ranges transform left
     in ``$.ocr``, each read by the transform function's ``ocr`` action, then one merge."""
     read = _task(transform_arn, {"Payload.$": "$"}, None, timeout)
     read["Parameters"]["Payload.$"] = read["Parameters"].pop("Payload")["Payload.$"]
     merge = _task(
         transform_arn,
-        {"action": "ocr_merge", "transform.$": "$", "job.$": "$$.Execution.Name"},
+        {"action": "ocr_merge", "transform.$": "$", "job.$": job},
         "Compress",
         timeout,
     )
@@ -125,7 +126,7 @@ def _ocr_states(transform_arn: Arn, max_concurrency: int, timeout: int) -> dict[
             "MaxConcurrency": max_concurrency,
             "ItemSelector": {
                 "action": "ocr",
-                "job.$": "$$.Execution.Name",
+                "job.$": job,
                 "item.$": "$$.Map.Item.Value",
             },
             "ItemProcessor": {
@@ -140,6 +141,121 @@ def _ocr_states(transform_arn: Arn, max_concurrency: int, timeout: int) -> dict[
         },
         "OcrMerge": merge,
     }
+
+
+@dataclass(frozen=True)
+class DocumentPaths:
+    """Where the document states find their job id and the document's input.
+
+    A pipeline execution is one document: its name is the job id and its input the
+    document's (:data:`EXECUTION`). A backfill batch runs several documents in one
+    execution, each carrying ``{"input": ..., "job": ...}`` into its Map iteration and
+    every stage's result carrying ``job`` on (:data:`ITERATION`); its failure report
+    then reads the document from the failed state (``state``), not the execution input.
+    """
+
+    job: str
+    ingest_input: str
+    report_source: tuple[str, str]
+
+
+EXECUTION = DocumentPaths("$$.Execution.Name", "$", ("input.$", "$$.Execution.Input"))
+ITERATION = DocumentPaths("$.job", "$.input", ("state.$", "$"))
+
+
+def document_states(
+    functions: tuple[Arn, Arn, Arn],
+    paths: DocumentPaths,
+    *,
+    task_timeout_seconds: int,
+    ocr_max_concurrency: int,
+) -> dict[str, Any]:
+    """Returns the states that take one document from ``Ingest`` to its end.
+
+    Args:
+        functions: The ingest, transform and compress function ARNs (strings, or pulumi
+            Outputs of them).
+        paths: Where the job id and the document's input come from.
+        task_timeout_seconds: Upper bound of one task attempt.
+        ocr_max_concurrency: Most page ranges of one document OCR'd at once.
+    """
+    ingest_arn, transform_arn, compress_arn = functions
+    job, timeout = paths.job, task_timeout_seconds
+    ingest = _task(
+        ingest_arn, {"input.$": paths.ingest_input, "job.$": job}, "CheckDuplicate", timeout
+    )
+    transform = _task(transform_arn, {"Payload.$": "$"}, "NeedsOcr", timeout)
+    transform["Parameters"]["Payload"] = {"ingest.$": "$", "job.$": job}
+    compress = _task(
+        compress_arn,
+        {"action": "compress", "transform.$": "$", "job.$": job},
+        None,
+        timeout,
+    )
+    states: dict[str, Any] = {
+        "Ingest": ingest,
+        "CheckDuplicate": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.duplicate", "BooleanEquals": True, "Next": "AlreadyProcessed"},
+                {"Variable": "$.skipped", "BooleanEquals": True, "Next": "NothingToProcess"},
+            ],
+            "Default": "Transform",
+        },
+        "AlreadyProcessed": {
+            "Type": "Succeed",
+            "Comment": "This object version is published or being processed by another job.",
+        },
+        "NothingToProcess": {
+            "Type": "Succeed",
+            "Comment": "Not a document (a folder marker), or a newer version of the key exists.",
+        },
+        "Transform": transform,
+        "Compress": compress,
+    }
+    states.update(_ocr_states(transform_arn, ocr_max_concurrency, timeout, job))
+    for name in STAGE_STATES:
+        states[name]["Catch"] = _catch_to(name)
+        states[f"{name}Failed"] = {
+            "Type": "Pass",
+            "Result": name.lower(),
+            "ResultPath": "$.stage",
+            "Next": "ReportFailure",
+        }
+    source_field, source_path = paths.report_source
+    report = _task(
+        compress_arn,
+        {
+            "action": "report_failure",
+            "job.$": job,
+            "execution.$": "$$.Execution.Id",
+            source_field: source_path,
+            "stage.$": "$.stage",
+            "error.$": "$.error",
+        },
+        "Failed",
+        timeout,
+    )
+    del report["OutputPath"]
+    report["Retry"] = [RETRY_THROTTLED, RETRY_TRANSIENT, RETRY_INFRASTRUCTURE, RETRY_REPORT]
+    report["ResultSelector"] = {"code.$": "$.Payload.code", "message.$": "$.Payload.message"}
+    report["ResultPath"] = "$.report"
+    report["Catch"] = [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.reportError", "Next": "ReportFailed"}
+    ]
+    states["ReportFailure"] = report
+    states["Failed"] = {
+        "Type": "Fail",
+        "Comment": "The document could not be processed; failed/<S>.json says why.",
+        "ErrorPath": "$.report.code",
+        "CausePath": "$.report.message",
+    }
+    states["ReportFailed"] = {
+        "Type": "Fail",
+        "Error": "INTERNAL_ERROR",
+        "Cause": "The document failed and its failure report could not be written.",
+    }
+    return states
 
 
 def state_machine_definition(
@@ -172,82 +288,12 @@ def state_machine_definition(
         raise ValueError("ocr_max_concurrency must be positive")
     if execution_timeout_seconds <= task_timeout_seconds:
         raise ValueError("execution_timeout_seconds must be longer than one task")
-    ingest = _task(
-        ingest_arn,
-        {"input.$": "$", "job.$": "$$.Execution.Name"},
-        "CheckDuplicate",
-        task_timeout_seconds,
+    states = document_states(
+        (ingest_arn, transform_arn, compress_arn),
+        EXECUTION,
+        task_timeout_seconds=task_timeout_seconds,
+        ocr_max_concurrency=ocr_max_concurrency,
     )
-    transform = _task(transform_arn, {"Payload.$": "$"}, "NeedsOcr", task_timeout_seconds)
-    transform["Parameters"]["Payload"] = {"ingest.$": "$", "job.$": "$$.Execution.Name"}
-    compress = _task(
-        compress_arn,
-        {"action": "compress", "transform.$": "$", "job.$": "$$.Execution.Name"},
-        None,
-        task_timeout_seconds,
-    )
-    states: dict[str, Any] = {
-        "Ingest": ingest,
-        "CheckDuplicate": {
-            "Type": "Choice",
-            "Choices": [
-                {"Variable": "$.duplicate", "BooleanEquals": True, "Next": "AlreadyProcessed"},
-                {"Variable": "$.skipped", "BooleanEquals": True, "Next": "NothingToProcess"},
-            ],
-            "Default": "Transform",
-        },
-        "AlreadyProcessed": {
-            "Type": "Succeed",
-            "Comment": "This object version is published or being processed by another job.",
-        },
-        "NothingToProcess": {
-            "Type": "Succeed",
-            "Comment": "Not a document (a folder marker), or a newer version of the key exists.",
-        },
-        "Transform": transform,
-        "Compress": compress,
-    }
-    states.update(_ocr_states(transform_arn, ocr_max_concurrency, task_timeout_seconds))
-    for name in STAGE_STATES:
-        states[name]["Catch"] = _catch_to(name)
-        states[f"{name}Failed"] = {
-            "Type": "Pass",
-            "Result": name.lower(),
-            "ResultPath": "$.stage",
-            "Next": "ReportFailure",
-        }
-    report = _task(
-        compress_arn,
-        {
-            "action": "report_failure",
-            "job.$": "$$.Execution.Name",
-            "execution.$": "$$.Execution.Id",
-            "input.$": "$$.Execution.Input",
-            "stage.$": "$.stage",
-            "error.$": "$.error",
-        },
-        "Failed",
-        task_timeout_seconds,
-    )
-    del report["OutputPath"]
-    report["Retry"] = [RETRY_THROTTLED, RETRY_TRANSIENT, RETRY_INFRASTRUCTURE, RETRY_REPORT]
-    report["ResultSelector"] = {"code.$": "$.Payload.code", "message.$": "$.Payload.message"}
-    report["ResultPath"] = "$.report"
-    report["Catch"] = [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.reportError", "Next": "ReportFailed"}
-    ]
-    states["ReportFailure"] = report
-    states["Failed"] = {
-        "Type": "Fail",
-        "Comment": "The document could not be processed; failed/<S>.json says why.",
-        "ErrorPath": "$.report.code",
-        "CausePath": "$.report.message",
-    }
-    states["ReportFailed"] = {
-        "Type": "Fail",
-        "Error": "INTERNAL_ERROR",
-        "Cause": "The document failed and its failure report could not be written.",
-    }
     return {
         "Comment": "docpipe: ingest -> transform -> compress, with a failure report on error",
         "StartAt": "Ingest",

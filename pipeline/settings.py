@@ -52,8 +52,6 @@ LOG_RETENTION_DAYS = (
 LAMBDA_MAX_TIMEOUT_SECONDS = 900
 # Lambda accepts 128 MB to 10,240 MB of memory.
 LAMBDA_MEMORY_MB = (128, 10240)
-# Enough room for one subnet per AZ in every region that has at most six AZs.
-MAX_AVAILABILITY_ZONES = 6
 
 
 def setting(
@@ -92,9 +90,7 @@ class Settings:
         bounds=SUBNET_IDS,
     )
     availability_zones: int = setting(
-        2,
-        "Number of AZs for the stack's own private subnets.",
-        bounds=between(2, MAX_AVAILABILITY_ZONES),
+        2, "Number of AZs for the stack's own private subnets.", bounds=between(2, 6)
     )
     vpc_cidr: str = setting(
         "10.42.0.0/16",
@@ -233,9 +229,15 @@ class Settings:
     )
     backfill_max_concurrency: int = setting(
         10,
-        "Documents a backfill runs at once (the Distributed Map's `MaxConcurrency`); at most "
-        "about 1.4 times `reservedConcurrency`, so that a backfill is never throttled for long.",
+        "Documents a backfill runs at once (two per batch: the Distributed Map's "
+        "`MaxConcurrency` x 2); about 1.5 x `reservedConcurrency`.",
         bounds=between(1, 10_000),
+    )
+    backfill_batch_size: int = setting(
+        6,
+        "Documents per Express child execution of a backfill (its ItemBatcher, two at a "
+        "time): a child costs one state transition, its states none.",
+        bounds=between(1, 40),
     )
     execution_timeout_hours: int = setting(
         24,

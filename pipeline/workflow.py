@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from pipeline.backfill import SYNC_EVENTS_RULE, BackfillArns, backfill_definition, backfill_name
+from pipeline.backfill import BackfillArns, backfill_definition, backfill_name
 from pipeline.config import Settings
 from pipeline.definition import state_machine_definition
 from pipeline.encryption import states_log_group
@@ -258,9 +258,10 @@ class Workflow(pulumi.ComponentResource):
             backfill=states_arn("stateMachine", machine_name),
             backfill_executions=states_arn("execution", machine_name, "/*"),
             pipeline=pipeline.arn,
-            pipeline_executions=states_arn("execution", pipeline.name, ":*"),
-            sync_rule=pulumi.Output.concat(
-                "arn:aws:events:", region, ":", account_id, f":rule/{SYNC_EVENTS_RULE}"
+            functions=(
+                args.function_arns["ingest"],
+                args.function_arns["transform"],
+                args.function_arns["compress"],
             ),
             trigger_bucket=trigger_arn,
             results=pulumi.Output.concat("arn:aws:s3:::", args.output_bucket_name, "/backfill/*"),
@@ -294,9 +295,13 @@ class Workflow(pulumi.ComponentResource):
             definition=pulumi.Output.json_dumps(
                 backfill_definition(
                     pipeline.arn,
+                    arns.functions,
                     args.trigger_bucket_name,
                     args.output_bucket_name,
                     max_concurrency=args.settings.backfill_max_concurrency,
+                    batch_size=args.settings.backfill_batch_size,
+                    task_timeout_seconds=args.settings.task_timeout_seconds,
+                    ocr_max_concurrency=args.settings.ocr_max_concurrency,
                 )
             ),
             logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(

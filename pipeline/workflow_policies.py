@@ -75,7 +75,7 @@ def backfill_role_policy(
     """Returns the backfill role's policy: what the map run needs
     (:func:`pipeline.backfill.backfill_policy`), the stack's key for its results when
     there is one, and log delivery."""
-    policy = backfill_policy(arns)
+    policy = backfill_policy(arns, qualified=lambda arn: pulumi.Output.concat(arn, ":*"))
     if kms_key_arn is not None:
         # The map run writes its results into the output bucket, under the stack's key.
         policy["Statement"].append(

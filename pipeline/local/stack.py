@@ -39,6 +39,7 @@ from pipeline.packaging import HANDLERS, build_code_archive
 from pipeline.trigger import event_pattern
 
 if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -144,6 +145,16 @@ class LocalStack:
     def sfn(self) -> SFNClient:
         """A Step Functions client on the local endpoint."""
         return self._clients.sfn
+
+    @property
+    def lambda_client(self) -> LambdaClient:
+        """A Lambda client on the local endpoint."""
+        return self._clients.lambda_
+
+    @property
+    def iam(self) -> Any:
+        """An IAM client on the local endpoint."""
+        return self._clients.iam
 
     @property
     def _clients(self) -> Clients:

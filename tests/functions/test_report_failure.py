@@ -137,6 +137,49 @@ def test_invalid_input_still_gets_a_report(s3: Any, mount: Path) -> None:
     assert result["code"] == ErrorCode.SOURCE_NOT_FOUND
 
 
+@pytest.mark.parametrize(
+    ("state", "stage"),
+    [
+        # Ingest failed: the state is the iteration's input.
+        (
+            {"input": {"bucket": TRIGGER_BUCKET, "key": "old/a.pdf", "size": 9}, "job": "b-1"},
+            "ingest",
+        ),
+        # A later stage failed: the state is a stage result with ingest's source.
+        (
+            {
+                "job": "b-1",
+                "duplicate": False,
+                "source": {"bucket": TRIGGER_BUCKET, "key": "old/a.pdf"},
+            },
+            "compress",
+        ),
+    ],
+)
+def test_a_backfill_document_is_reported_from_its_failed_state(
+    s3: Any, mount: Path, state: dict[str, Any], stage: str
+) -> None:
+    """This test ensures that a document of a backfill batch, which passes the state it
+    failed in instead of an execution input, gets its report at its own key with the
+    source and nothing of the state's other fields."""
+    event = {
+        "action": "report_failure",
+        "job": "b-1",
+        "state": {**state, "error": {"Error": "X"}, "stage": stage},
+        "stage": stage,
+        "error": {
+            "Error": "CORRUPT_DOCUMENT",
+            "Cause": lambda_cause("CORRUPT_DOCUMENT", "The PDF is damaged."),
+        },
+    }
+    result = compress.handler(event, None)
+    assert result["report"] == "failed/old/a.pdf.json"
+    body = s3.get_object(Bucket=OUTPUT_BUCKET, Key=result["report"])["Body"].read()
+    source = json.loads(body)["source"]
+    assert (source["bucket"], source["key"]) == (TRIGGER_BUCKET, "old/a.pdf")
+    assert not {"job", "error", "stage", "duplicate", "input"} & set(source)
+
+
 def test_an_unknown_action_is_an_internal_error(mount: Path) -> None:
     """This test ensures that a malformed event surfaces as INTERNAL_ERROR, not a traceback."""
     with pytest.raises(Exception) as caught:  # noqa: PT011 - the type is generated per code

@@ -2,8 +2,8 @@
 
 The local tests run the deployed definition against local functions whose reserved
 concurrency is enforced as Lambda enforces it; the backfill's Distributed Map is checked
-as a definition, and its item processor (one pipeline execution per listed object, with
-the input the definition builds) through the local stack.
+as a definition, and its Express batches (the pipeline's states for each document of a
+batch, with the input the definition builds) run through the local stack.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import pytest
 from moto import mock_aws
 
 from pipeline.backfill import (
+    EXPRESS_MAX_BYTES,
     RESULTS_PREFIX,
-    BackfillError,
     backfill_definition,
-    item_inputs,
-    start_backfill,
+    batch_inputs,
 )
+from pipeline.commands.backfill import BackfillError, start_backfill
 from pipeline.config import Settings, load_stack_settings
 from pipeline.definition import (
     RETRY_THROTTLED,
@@ -34,10 +34,12 @@ from pipeline.definition import (
     TRANSIENT_ERRORS,
     state_machine_definition,
 )
+from pipeline.local.backfill import backfill_locally
 from pipeline.local.invoker import FunctionPool, FunctionSpec, ThrottledError
 from pipeline.local.moto_hooks import retry_clock
 from pipeline.local.results import failed_attempts
 from pipeline.local.stack import LocalStack
+from pipeline.packaging import HANDLERS
 from tests import docgen
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,16 +133,23 @@ def test_the_dev_stack_reserves_no_concurrency_and_the_production_example_does()
     assert dev.reserved_concurrency == -1
     production = load_stack_settings("prod.example", ROOT)
     assert production.reserved_concurrency == 10
-    assert production.backfill_max_concurrency == 13
+    assert production.backfill_max_concurrency == 15
     assert production.execution_timeout_seconds == 24 * 3600
 
 
-def test_the_backfill_is_a_distributed_map_over_a_prefix_of_the_trigger_bucket() -> None:
+FUNCTIONS = ("arn:ingest", "arn:transform", "arn:compress")
+
+
+def test_the_backfill_is_a_distributed_map_of_express_batches() -> None:
     """This test ensures that the backfill lists the given prefix of the trigger bucket,
-    runs each object as a STANDARD child that starts the pipeline and waits for it, as
-    many at once as configured, tolerates and counts failed documents, and writes its
-    results to the output bucket."""
-    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=7)
+    batches the objects into EXPRESS children (one state transition per batch) as many at
+    once as the documents configured need, runs each document of a batch through the
+    pipeline's own states with its own job, tolerates and counts failed batches, and writes
+    its results to the output bucket."""
+    definition = backfill_definition(
+        "arn:pipeline", FUNCTIONS, "trigger", "output", max_concurrency=13, batch_size=6
+    )
+    pipeline = state_machine_definition(*FUNCTIONS)
     documents = definition["States"][definition["StartAt"]]
     assert documents["Type"] == "Map"
     assert documents["ItemReader"] == {
@@ -149,22 +158,43 @@ def test_the_backfill_is_a_distributed_map_over_a_prefix_of_the_trigger_bucket()
     }
     assert documents["ItemProcessor"]["ProcessorConfig"] == {
         "Mode": "DISTRIBUTED",
-        "ExecutionType": "STANDARD",
+        "ExecutionType": "EXPRESS",
     }
-    assert documents["MaxConcurrency"] == 7
+    assert documents["ItemBatcher"]["MaxItemsPerBatch"] == 6
+    assert documents["MaxConcurrency"] == 7  # 13 documents, two at a time per batch
     assert documents["ToleratedFailurePercentage"] == 100
     assert documents["ResultWriter"] == {
         "Resource": "arn:aws:states:::s3:putObject",
         "Parameters": {"Bucket": "output", "Prefix": RESULTS_PREFIX},
     }
-    process = documents["ItemProcessor"]["States"]["Process"]
-    assert process["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
-    assert process["Parameters"]["StateMachineArn"] == "arn:pipeline"
-    assert "$.run" in process["Parameters"]["Name.$"]
-    assert "$.key" in process["Parameters"]["Name.$"]
-    assert all("States.TaskFailed" not in r["ErrorEquals"] for r in process["Retry"])
+    batch = documents["ItemProcessor"]["States"]["Batch"]
+    assert batch["ItemsPath"] == "$.Items"
+    assert batch["MaxConcurrency"] == 2
+    states = batch["ItemProcessor"]["States"]
+    # The pipeline's stages, retriers and catches, with the job carried in the state.
+    for name in ("Ingest", "Transform", "OcrPages", "OcrMerge", "Compress", "ReportFailure"):
+        expected = (
+            pipeline["States"].get(name)
+            or pipeline["States"]["Ocr"]["ItemProcessor"]["States"][name]
+        )
+        got = states.get(name) or states["Ocr"]["ItemProcessor"]["States"][name]
+        assert got["Retry"] == expected["Retry"]
+        assert got.get("Catch") == expected.get("Catch")
+        assert got["Parameters"]["FunctionName"] == expected["Parameters"]["FunctionName"]
+    assert states["Ingest"]["Parameters"]["Payload"] == {"input.$": "$.input", "job.$": "$.job"}
+    assert states["ReportFailure"]["Parameters"]["Payload"]["state.$"] == "$"
+    # A failed document ends its own iteration, not its batch; large objects go to the
+    # STANDARD pipeline, which has no five-minute limit.
+    assert states["Failed"]["Type"] == "Pass"
+    assert states["ReportFailed"]["Type"] == "Fail"
+    route = states["Route"]["Choices"][0]
+    assert (route["NumericGreaterThan"], route["Next"]) == (EXPRESS_MAX_BYTES, "Handoff")
+    assert states["Handoff"]["Parameters"]["StateMachineArn"] == "arn:pipeline"
+    assert states["Handoff"]["Resource"] == "arn:aws:states:::states:startExecution"
     with pytest.raises(ValueError, match="max_concurrency"):
-        backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=0)
+        backfill_definition("arn:pipeline", FUNCTIONS, "t", "o", max_concurrency=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        backfill_definition("arn:pipeline", FUNCTIONS, "t", "o", max_concurrency=2, batch_size=41)
 
 
 @mock_aws
@@ -175,7 +205,7 @@ def test_start_backfill_starts_the_stacks_backfill_with_the_prefix() -> None:
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     iam = boto3.client("iam", region_name="us-east-1")
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=2)
+    definition = backfill_definition("arn:pipeline", FUNCTIONS, "t", "o", max_concurrency=2)
     created = sfn.create_state_machine(
         name="docpipe-prod-backfill", definition=json.dumps(definition), roleArn=role
     )
@@ -207,34 +237,35 @@ def test_a_burst_beyond_reserved_concurrency_ends_with_every_document_processed(
 
 @pytest.mark.slow
 def test_a_backfill_processes_each_object_once_and_a_second_one_none() -> None:
-    """This test ensures that the pipeline inputs the backfill's item processor builds
-    from an S3 listing process every existing object (outside the trigger prefix, so no
-    event started them), and that the same inputs a second time process none again."""
+    """This test ensures that the backfill's Express batches, built from a real S3 listing
+    by the definition's own templates, process every existing object (outside the trigger
+    prefix, so no event started them), that a document that cannot be processed gets its
+    failure report without stopping its batch, and that a second backfill of the same
+    prefix processes none again."""
     settings = Settings(trigger_prefix="inbox/")
     with LocalStack(settings=settings) as stack:
         for i in range(4):
             body = docgen.text_pdf(f"old {i}")
             stack.s3.put_object(Bucket=stack.trigger_bucket, Key=f"old/{i}.pdf", Body=body)
+        stack.s3.put_object(Bucket=stack.trigger_bucket, Key="old/bad.pdf", Body=b"%PDF-1.4 no")
         assert stack.running() == []
-        definition = backfill_definition(
-            stack.state_machine_arn, stack.trigger_bucket, stack.output_bucket, max_concurrency=2
+        first, second = (
+            backfill_locally(stack, "old/", run=run, max_concurrency=4, batch_size=2)
+            for run in ("first", "second")
         )
-        listed = stack.s3.list_objects_v2(Bucket=stack.trigger_bucket, Prefix="old/")["Contents"]
-        outcomes = []
-        for round_ in ("first", "second"):
-            arns = [
-                stack.start(item, name=f"{round_}-{n}")
-                for n, item in enumerate(item_inputs(definition, listed, run="r", prefix="old/"))
-            ]
-            stack.wait(timeout=300)
-            descriptions = [stack.sfn.describe_execution(executionArn=arn) for arn in arns]
-            assert [d["status"] for d in descriptions] == ["SUCCEEDED"] * 4
-            outcomes.append(
-                [json.loads(d["output"]).get("duplicate") is True for d in descriptions]
-            )
         published = stack.s3.list_objects_v2(Bucket=stack.output_bucket, Prefix="processed/")
-    assert outcomes == [[False] * 4, [True] * 4]
+        report = json.loads(
+            stack.s3.get_object(Bucket=stack.output_bucket, Key="failed/old/bad.pdf.json")[
+                "Body"
+            ].read()
+        )
+        assert stack.workspace_leftovers() == []
+    assert first == {"processed": 4, "failed": 1}
+    assert second == {"already": 4, "failed": 1}
     assert len([o for o in published["Contents"] if o["Key"].endswith(".pdf")]) == 4
+    assert report["source"]["key"] == "old/bad.pdf"
+    assert set(report["source"]) >= {"versionId", "etag", "size"}  # no state fields
+    assert report["error"]["code"] == "CORRUPT_DOCUMENT"
 
 
 @mock_aws
@@ -250,7 +281,7 @@ def test_the_backfill_command_starts_it_or_says_why_not(
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
     iam = boto3.client("iam", region_name="us-east-1")
     role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=2)
+    definition = backfill_definition("arn:pipeline", FUNCTIONS, "t", "o", max_concurrency=2)
     sfn.create_state_machine(
         name="docpipe-dev-backfill", definition=json.dumps(definition), roleArn=role
     )
@@ -262,20 +293,31 @@ def test_the_backfill_command_starts_it_or_says_why_not(
     assert "no state machine 'docpipe-prod-backfill'" in capsys.readouterr().err
 
 
-def test_the_local_item_processor_builds_the_pipeline_input_the_map_would() -> None:
-    """This test ensures that the item inputs applied from the definition's templates are
-    the pipeline's execution input contract: the listed object's bucket, key, ETag and
-    size, no version (ingest reads the current one), the profile asked for, and the
-    backfill execution that started it."""
-    definition = backfill_definition("arn:pipeline", "trigger", "output", max_concurrency=2)
-    listed = [{"Key": "old/a.pdf", "ETag": '"e1"', "Size": 7}]
-    (made,) = item_inputs(definition, listed, run="b-1", prefix="old/", profile="screen")
-    assert made == {
+def test_the_local_batches_are_the_inputs_the_map_would_give() -> None:
+    """This test ensures that the batches applied from the definition's templates hold
+    the listed objects' bucket, key, ETag and size, as many per batch as configured, with
+    the profile asked for and the backfill run in the batch input, and that the pipeline
+    input each document gets from them is the execution input contract."""
+    definition = backfill_definition(
+        "arn:pipeline", FUNCTIONS, "trigger", "output", max_concurrency=2, batch_size=2
+    )
+    listed = [{"Key": f"old/{n}.pdf", "ETag": f'"e{n}"', "Size": 7} for n in range(3)]
+    made = batch_inputs(definition, listed, run="b-1", prefix="old/", profile="screen")
+    assert [len(batch["Items"]) for batch in made] == [2, 1]
+    assert made[0]["Items"][0] == {
         "bucket": "trigger",
-        "key": "old/a.pdf",
-        "versionId": None,
-        "etag": '"e1"',
+        "key": "old/0.pdf",
+        "etag": '"e0"',
         "size": 7,
-        "profile": "screen",
-        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "local:b-1",
     }
+    assert made[0]["BatchInput"] == {"profile": "screen", "run": "b-1"}
+    selector = definition["States"]["Documents"]["ItemProcessor"]["States"]["Batch"]["ItemSelector"]
+    assert set(selector["input"]) == {
+        "bucket.$",
+        "key.$",
+        "versionId",
+        "etag.$",
+        "size.$",
+        "profile.$",
+    }
+    assert sorted(HANDLERS) == ["compress", "ingest", "transform"]

@@ -18,7 +18,6 @@ import pulumi
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
-from pipeline.backfill import SYNC_EVENTS_RULE
 from pipeline.config import declared_defaults, load_stack_settings
 from pipeline.definition import TRANSIENT_ERRORS
 from pipeline.functions import VPC_NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS
@@ -494,6 +493,9 @@ def test_state_machine_role_invokes_only_the_three_functions(
     ).apply(check)
 
 
+STAGES = ("Ingest", "Transform", "Compress")
+
+
 def _check_asl(definition: dict[str, Any]) -> None:
     """Checks the structure the States Language requires (what Step Functions validates)."""
     states = definition["States"]
@@ -563,23 +565,34 @@ def test_backfill_maps_the_trigger_bucket_with_exactly_the_grants_it_needs(
     program: Program,
 ) -> pulumi.Output[Any]:
     """This test ensures that the backfill state machine lists the trigger bucket with a
-    Distributed Map as wide as backfillMaxConcurrency, starts the deployed pipeline for
-    each object, writes its results to the output bucket, and that its role may do
-    exactly that: start its own map run, start and watch the pipeline, list the trigger
-    bucket and write under backfill/."""
+    Distributed Map of Express batches about as wide as backfillMaxConcurrency, runs the
+    deployed functions for each document of a batch (handing large objects to the
+    deployed pipeline), writes its results to the output bucket, and that its role may do
+    exactly that: start its own map run, invoke the three functions, start the pipeline,
+    list the trigger bucket and write under backfill/."""
+    functions = program.globals["functions"].functions
 
     def check(values: list[str]) -> None:
-        pipeline_arn, trigger, output = values
+        pipeline_arn, trigger, output, *function_arns = values
         machine = _machine(program, "docpipe-dev-backfill").inputs
+        assert machine["type"] == "STANDARD"
         definition = json.loads(machine["definition"])
         _check_asl(definition)
         documents = definition["States"][definition["StartAt"]]
         assert documents["ItemReader"]["Parameters"]["Bucket"] == trigger
         assert documents["ItemSelector"]["bucket"] == trigger
         assert documents["ResultWriter"]["Parameters"]["Bucket"] == output
-        assert documents["MaxConcurrency"] == 10  # backfillMaxConcurrency's default
-        process = documents["ItemProcessor"]["States"]["Process"]
-        assert process["Parameters"]["StateMachineArn"] == pipeline_arn
+        assert documents["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] == "EXPRESS"
+        # backfillMaxConcurrency 10, two per batch of backfillBatchSize 6: five batches.
+        assert (documents["MaxConcurrency"], documents["ItemBatcher"]["MaxItemsPerBatch"]) == (
+            5,
+            6,
+        )
+        batch = documents["ItemProcessor"]["States"]["Batch"]["ItemProcessor"]
+        _check_asl(batch)
+        tasks = batch["States"]
+        assert [tasks[s]["Parameters"]["FunctionName"] for s in STAGES] == function_arns
+        assert tasks["Handoff"]["Parameters"]["StateMachineArn"] == pipeline_arn
         policy = next(p for p in program.of_type(ROLE_POLICY) if p.name.endswith("backfill-policy"))
         grants = {
             statement["Sid"]: (sorted(statement["Action"]), statement["Resource"])
@@ -595,15 +608,11 @@ def test_backfill_maps_the_trigger_bucket_with_exactly_the_grants_it_needs(
                 ["states:DescribeExecution", "states:StopExecution"],
                 [f"{states}:execution:docpipe-dev-backfill/*"],
             ),
+            "InvokeThePipelineFunctions": (
+                ["lambda:InvokeFunction"],
+                [a for arn in function_arns for a in (arn, f"{arn}:*")],
+            ),
             "StartThePipeline": (["states:StartExecution"], [pipeline_arn]),
-            "WatchThePipeline": (
-                ["states:DescribeExecution", "states:StopExecution"],
-                [f"{states}:execution:docpipe-dev:*"],
-            ),
-            "LearnWhenThePipelineEnds": (
-                ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
-                [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{SYNC_EVENTS_RULE}"],
-            ),
             "ListTheObjects": (["s3:ListBucket"], [f"arn:aws:s3:::{trigger}"]),
             "WriteTheResults": (
                 [
@@ -623,6 +632,7 @@ def test_backfill_maps_the_trigger_bucket_with_exactly_the_grants_it_needs(
         program.globals["workflow"].state_machine_arn,
         buckets["trigger"].name,
         buckets["output"].name,
+        *(functions[s].arn for s in ("ingest", "transform", "compress")),
     ).apply(check)
 
 
