@@ -70,7 +70,7 @@ SIDE_BY_SIDE = 2
 # One job id per (backfill run, key): a re-driven batch finds the same job.
 JOB_ID = (
     "States.Format('backfill-{}', States.Hash(States.Format('{}/{}', "
-    "$.BatchInput.run, $$.Map.Item.Value.key), 'SHA-1'))"
+    "$$.Map.Item.Value.run, $$.Map.Item.Value.key), 'SHA-1'))"
 )
 
 
@@ -175,7 +175,7 @@ def backfill_definition(
                 "versionId": None,
                 "etag.$": "$$.Map.Item.Value.etag",
                 "size.$": "$$.Map.Item.Value.size",
-                "profile.$": "$.BatchInput.profile",
+                "profile.$": "$$.Map.Item.Value.profile",
             },
             "job.$": JOB_ID,
         },
@@ -203,11 +203,10 @@ def backfill_definition(
             "key.$": "$$.Map.Item.Value.Key",
             "etag.$": "$$.Map.Item.Value.ETag",
             "size.$": "$$.Map.Item.Value.Size",
+            "profile.$": "$.profile",
+            "run.$": "$$.Execution.Name",
         },
-        "ItemBatcher": {
-            "MaxItemsPerBatch": batch_size,
-            "BatchInput": {"profile.$": "$.profile", "run.$": "$$.Execution.Name"},
-        },
+        "ItemBatcher": {"MaxItemsPerBatch": batch_size},
         "ItemProcessor": {
             "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
             "StartAt": "Batch",
@@ -356,13 +355,12 @@ def batch_inputs(
     """Returns the inputs of the Express children the map starts for ``listed`` objects.
 
     For the local stack: the definition's own ItemSelector and ItemBatcher are applied to
-    the entries of a ``ListObjectsV2`` listing, as the map run applies them (paths one
-    field deep, which is all the definition uses; anything else raises ``ValueError``).
+    the entries of a ``ListObjectsV2`` listing (``{"Items": [...]}`` per batch), as the
+    map run applies them (paths one field deep, which is all the definition uses;
+    anything else raises ``ValueError``).
     """
     documents = definition["States"][definition["StartAt"]]
-    batcher = documents["ItemBatcher"]
     execution = {"prefix": prefix, "profile": profile}
-    context = {"$$.Execution.Name": run}
     items = [
         _resolve(
             documents["ItemSelector"],
@@ -371,13 +369,10 @@ def batch_inputs(
                 "$$.Map.Item.Value.Key": entry["Key"],
                 "$$.Map.Item.Value.ETag": entry["ETag"],
                 "$$.Map.Item.Value.Size": entry["Size"],
+                "$$.Execution.Name": run,
             },
         )
         for entry in listed
     ]
-    size = int(batcher["MaxItemsPerBatch"])
-    batch_input = _resolve(batcher["BatchInput"], execution, context)
-    return [
-        {"Items": items[start : start + size], "BatchInput": batch_input}
-        for start in range(0, len(items), size)
-    ]
+    size = int(documents["ItemBatcher"]["MaxItemsPerBatch"])
+    return [{"Items": items[start : start + size]} for start in range(0, len(items), size)]

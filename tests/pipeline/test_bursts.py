@@ -309,8 +309,9 @@ def test_the_local_batches_are_the_inputs_the_map_would_give() -> None:
         "key": "old/0.pdf",
         "etag": '"e0"',
         "size": 7,
+        "profile": "screen",
+        "run": "b-1",
     }
-    assert made[0]["BatchInput"] == {"profile": "screen", "run": "b-1"}
     selector = definition["States"]["Documents"]["ItemProcessor"]["States"]["Batch"]["ItemSelector"]
     assert set(selector["input"]) == {
         "bucket.$",
