@@ -9,7 +9,9 @@ import pikepdf
 import pypdf
 import pytest
 
+from functions.documents.ocr import engine
 from functions.documents.ocr.document import graft_pages, ocr_pages, pages_to_ocr
+from functions.documents.ocr.models import OSD
 from tests import docgen, scangen
 
 MAX_PIXELS = 178_956_970
@@ -81,6 +83,21 @@ def test_a_sideways_or_upside_down_page_is_read_upright(
     assert scangen.word_recall(" ".join(lines), layer_text(out)[0]) >= 0.98
     with pikepdf.open(out) as pdf:
         assert pdf.pages[0].obj.Rotate == turn
+
+
+def test_an_upright_page_that_reads_well_skips_orientation_detection(
+    ocr_mount: Path, tmp_path: Path
+) -> None:
+    """This test ensures that an upright page read with high confidence is taken as it is,
+    without loading or running the orientation model (a quarter of a page's time)."""
+    lines = scangen.page_lines(6)
+    source = tmp_path / "upright.pdf"
+    source.write_bytes(scangen.image_pdf([scangen.scan_image(lines)]))
+    [result] = ocr_pages(source, [1], ocr_mount, "eng", MAX_PIXELS)
+    assert result.rotation == 0
+    assert scangen.word_recall(" ".join(lines), result.text) >= 0.98
+    assert (str(ocr_mount), OSD) not in engine.loaded_engines()
+    assert (str(ocr_mount), "eng") in engine.loaded_engines()
 
 
 def test_a_page_at_low_resolution_is_resampled_before_reading(
