@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import ocr_fanout  # noqa: E402
-from benchmarks.ocr_corpus import rasterise_page, simple_pages  # noqa: E402
+from benchmarks.ocr_corpus import image_only_pdf, rasterise_page, simple_pages  # noqa: E402
 
 _WORDS = """
 the of and to in is that for on with as by this are from be at or an which report
@@ -142,15 +142,12 @@ def run_docpipe(pages: list[Path], models: Path) -> list[dict[str, object]]:
     """Worker: OCRs every page the way transform does; returns each page's result."""
     from dataclasses import asdict
 
-    from PIL import Image
-
     from functions.documents.ocr.document import ocr_pages
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for index, png in enumerate(pages):
-            pdf = Path(tmp) / f"{index}.pdf"
-            Image.open(png).save(pdf, "PDF", resolution=300)
+            pdf = image_only_pdf([png], Path(tmp) / f"{index}.pdf")
             [page] = ocr_pages(pdf, [1], models, "eng", 178_956_970)
             results.append(asdict(page))
     return results

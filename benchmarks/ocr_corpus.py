@@ -120,3 +120,39 @@ def rasterise_page(page: CorpusPage, png_base: Path) -> Path:
         check=True,
     )
     return png_base.with_suffix(".png")
+
+
+def image_only_pdf(pngs: list[Path], out: Path, dpi: int = 300) -> Path:
+    """Writes the page images as an image-only PDF, one page each, losslessly (Flate):
+    docpipe then reads the very pixels the ``tesseract`` command reads from the PNG
+    (Pillow's own PDF writer would store grey pages as JPEG)."""
+    import zlib
+
+    import pikepdf
+    from PIL import Image
+
+    pdf = pikepdf.new()
+    for png in pngs:
+        image = Image.open(png).convert("L")
+        width, height = image.size
+        xobject = pikepdf.Stream(
+            pdf,
+            zlib.compress(image.tobytes(), 6),
+            Type=pikepdf.Name.XObject,
+            Subtype=pikepdf.Name.Image,
+            Width=width,
+            Height=height,
+            ColorSpace=pikepdf.Name.DeviceGray,
+            BitsPerComponent=8,
+            Filter=pikepdf.Name.FlateDecode,
+        )
+        size = (width * 72 / dpi, height * 72 / dpi)
+        page = pikepdf.Dictionary(
+            Type=pikepdf.Name.Page,
+            MediaBox=[0, 0, *size],
+            Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=xobject)),
+            Contents=pikepdf.Stream(pdf, f"q {size[0]} 0 0 {size[1]} 0 0 cm /Im0 Do Q".encode()),
+        )
+        pdf.pages.append(pikepdf.Page(page))
+    pdf.save(out)
+    return out

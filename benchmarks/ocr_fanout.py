@@ -135,11 +135,10 @@ _IMAGE_KEYS = (
 def _long_scan(pages: Sequence[Path], out: Path) -> None:
     """Writes an image-only PDF of SCAN_PAGES pages, each its own copy of an image."""
     import pikepdf
-    from PIL import Image
 
-    first = out.with_name("pages.pdf")
-    images = [Image.open(png) for png in pages]
-    images[0].save(first, "PDF", resolution=300, save_all=True, append_images=images[1:])
+    from benchmarks.ocr_corpus import image_only_pdf
+
+    first = image_only_pdf(list(pages), out.with_name("pages.pdf"))
     with pikepdf.open(first) as source, pikepdf.new() as pdf:
         for number in range(SCAN_PAGES):
             page = source.pages[number % len(source.pages)]
@@ -226,17 +225,13 @@ def print_model(page_seconds: float, shared: dict[str, float], setup: Deployed) 
 def local_fan_out(pages: list[Path], work: Path) -> dict[str, float]:
     """Runs one scan of ``pages`` through the local runner twice: every page in one
     invocation, then one page per invocation through the Map state; returns the seconds."""
-    from PIL import Image
-
+    from benchmarks.ocr_corpus import image_only_pdf
     from pipeline.config import load_stack_settings
     from pipeline.local.runner import run
 
     inbox = work / "fan-out"
     inbox.mkdir()
-    images = [Image.open(png) for png in pages]
-    images[0].save(
-        inbox / "scan.pdf", "PDF", resolution=300, save_all=True, append_images=images[1:]
-    )
+    image_only_pdf(pages, inbox / "scan.pdf")
     base = load_stack_settings("dev")
     seconds = {}
     for label, per_invocation in (("one invocation", len(pages)), ("fanned out", 1)):
