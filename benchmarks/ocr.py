@@ -2,30 +2,43 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/ocr.py [--pages N] [--model fast|standard] [--json PATH]
+    python benchmarks/ocr.py [--pages N] [--corpus-pages N] [--corpus DIR]
+                             [--model fast|standard] [--json PATH] [--fan-out]
 
-Test pages are born-digital PDFs generated here (Helvetica, 11 pt, a letter page of
-prose with numbers and punctuation from a fixed vocabulary, so the text is known),
-rasterised at 300 dpi in grey with ``pdftoppm`` (poppler-utils); "degraded" copies add a
-0.6 degree skew, the detail of a 150 dpi scan, blur, noise and JPEG artefacts, as a worn
-copy through a cheap scanner. Each engine
-runs in its own process, single-threaded (``OMP_THREAD_LIMIT=1``), on the same model
-files (the ones the stack provisions):
+Four sets of pages, each rasterised at 300 dpi in grey with ``pdftoppm``
+(poppler-utils), clean and degraded:
 
-- ``docpipe``: ``functions.documents.ocr.ocr_pages`` on an image-only PDF of each page
-  (image decoding, orientation detection, recognition, the text layer);
+- letters: born-digital PDFs generated here (Helvetica, 11 pt, a letter page of 550
+  words of prose with numbers and punctuation from a fixed vocabulary, so the text is
+  known); ``--pages`` of them (default 4);
+- corpus: the simple pages of born-digital PDFs in the shared corpus (``--corpus``,
+  default ``../shared/corpus``), the reference being their own text layer read with
+  PDFium; which pages, and why, is ``benchmarks/ocr_corpus.py``'s documented rule (no
+  forms, no scans, no tables of contents or indexes, English text); all of them unless
+  ``--corpus-pages`` says fewer (0: none).
+
+"Degraded" copies add a 0.6 degree skew, the detail of a 150 dpi scan, blur, noise and
+JPEG artefacts, as a worn copy through a cheap scanner. Each engine runs in its own
+process, single-threaded (``OMP_THREAD_LIMIT=1``), on the same model files (the ones the
+stack provisions) and the same pixels:
+
+- ``docpipe``: ``functions.documents.ocr.ocr_pages`` on a losslessly stored image-only
+  PDF of each page (image decoding, orientation when needed, recognition, the layer);
 - ``tesseract``: the command (OCRmyPDF's engine), ``--psm 3``, text to stdout; when it is
   not installed the table has docpipe alone.
 
-``--fan-out`` instead runs the clean pages as one scan through the local runner twice,
-all pages in one transform invocation and then one page per invocation through the Map
-state, and prints both wall times (the speed-up is bounded by this machine's CPUs).
+Reported per engine and set: CER (character edit distance over the reference length,
+whitespace collapsed), WER (the same over words), search misses (share of the
+reference's words, lower-cased without punctuation, that a search of the OCR text would
+not find), seconds per page (wall clock, and CPU time, which a busy machine does not
+inflate), and the process's peak RSS.
 
-Reported per engine and set (clean, degraded): CER (character edit distance over the
-reference length, whitespace collapsed), WER (the same over words), search misses (share
-of the reference's words, lower-cased without punctuation, that a search of the OCR
-text would not find), seconds per page (wall clock, and CPU time, which a busy machine
-does not inflate), and the process's peak RSS.
+Then a paper model of a 200-page scan on Lambda, sequential against fanned out by the
+deployed definition's Map state, from docpipe's CPU seconds per page on the clean corpus
+set of this run (``benchmarks/ocr_fanout.py``: its docstring lists what it reads and
+assumes). ``--fan-out`` also runs the clean letter pages as one scan through the local
+runner twice, all pages in one transform invocation and then one page per invocation
+through the Map state, and prints both wall times (bounded by this machine's CPUs).
 """
 
 from __future__ import annotations
@@ -138,18 +151,16 @@ def degrade(png: Path, out: Path) -> Path:
     return out
 
 
-def run_docpipe(pages: list[Path], models: Path) -> list[dict[str, object]]:
-    """Worker: OCRs every page the way transform does; returns each page's result."""
+def run_docpipe(scans: list[Path], models: Path) -> list[dict[str, object]]:
+    """Worker: OCRs every image-only PDF the way transform does; returns each page's result."""
     from dataclasses import asdict
 
     from functions.documents.ocr.document import ocr_pages
 
     results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for index, png in enumerate(pages):
-            pdf = image_only_pdf([png], Path(tmp) / f"{index}.pdf")
-            [page] = ocr_pages(pdf, [1], models, "eng", 178_956_970)
-            results.append(asdict(page))
+    for pdf in scans:
+        [page] = ocr_pages(pdf, [1], models, "eng", 178_956_970)
+        results.append(asdict(page))
     return results
 
 
@@ -168,6 +179,8 @@ def run_tesseract(pages: list[Path], models: Path) -> list[dict[str, object]]:
 def measure(engine: str, pages: list[Path], models: Path) -> dict[str, Any]:
     """Runs one engine on ``pages`` in a fresh single-threaded process."""
     env = {**os.environ, "OMP_THREAD_LIMIT": "1", "PYTHONPATH": str(ROOT)}
+    if engine == "docpipe":  # what transform is given: a PDF (made here, not timed)
+        pages = [image_only_pdf([png], png.with_name(f"{png.stem}-scan.pdf")) for png in pages]
     args = [sys.executable, __file__, "--worker", engine, "--models", str(models)]
     done = subprocess.run(
         [*args, *map(str, pages)], check=True, capture_output=True, text=True, env=env
