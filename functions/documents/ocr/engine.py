@@ -31,6 +31,8 @@ MIN_ORIENTATION = 1.0
 #: as upright without asking OSD. Upright pages read 90-96 here, clean or worn; a page
 #: turned 90 or 180 degrees reads as garbage at 28-43.
 UPRIGHT_CONFIDENCE = 70.0
+#: Tesseract's ``thresholding_method`` for Sauvola's adaptive binarisation.
+SAUVOLA = "2"
 #: Words this long or longer say which way the lines run (wider than tall: horizontal).
 _SHAPE_LETTERS = 3
 
@@ -132,6 +134,9 @@ def _engine(mount: Path, language: str) -> Any:
                 psm=tesserocr.PSM.AUTO,
                 oem=tesserocr.OEM.LSTM_ONLY,
             )
+            # Sauvola's local threshold instead of Otsu's global one: a noisy page with
+            # little text is otherwise split along its noise and reads as nothing.
+            engine.SetVariable("thresholding_method", SAUVOLA)
         _engines[key] = engine
         return engine
 

@@ -100,6 +100,19 @@ def test_an_upright_page_that_reads_well_skips_orientation_detection(
     assert (str(ocr_mount), "eng") in engine.loaded_engines()
 
 
+def test_a_noisy_page_with_little_text_is_read(ocr_mount: Path, tmp_path: Path) -> None:
+    """This test ensures that a worn scan (blur, noise, skew) whose few lines sit on a
+    mostly empty page is read: a global threshold would split the page along its noise
+    and find no word at all."""
+    lines = scangen.page_lines(9, 4)
+    image = scangen.scan_image(lines, width_inches=6, height_inches=8, degraded=True)
+    source = tmp_path / "worn.pdf"
+    source.write_bytes(scangen.image_pdf([image]))
+    [result] = ocr_pages(source, [1], ocr_mount, "eng", MAX_PIXELS)
+    assert result.ocr
+    assert scangen.word_recall(" ".join(lines), result.text) >= 0.95
+
+
 def test_a_page_at_low_resolution_is_resampled_before_reading(
     ocr_mount: Path, tmp_path: Path
 ) -> None:
