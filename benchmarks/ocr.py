@@ -2,30 +2,43 @@
 
 Usage (from the repository root)::
 
-    python benchmarks/ocr.py [--pages N] [--model fast|standard] [--json PATH]
+    python benchmarks/ocr.py [--pages N] [--corpus-pages N] [--corpus DIR]
+                             [--model fast|standard] [--json PATH] [--fan-out]
 
-Test pages are born-digital PDFs generated here (Helvetica, 11 pt, a letter page of
-prose with numbers and punctuation from a fixed vocabulary, so the text is known),
-rasterised at 300 dpi in grey with ``pdftoppm`` (poppler-utils); "degraded" copies add a
-0.6 degree skew, the detail of a 150 dpi scan, blur, noise and JPEG artefacts, as a worn
-copy through a cheap scanner. Each engine
-runs in its own process, single-threaded (``OMP_THREAD_LIMIT=1``), on the same model
-files (the ones the stack provisions):
+Four sets of pages, each rasterised at 300 dpi in grey with ``pdftoppm``
+(poppler-utils), clean and degraded:
 
-- ``docpipe``: ``functions.documents.ocr.ocr_pages`` on an image-only PDF of each page
-  (image decoding, orientation detection, recognition, the text layer);
+- letters: born-digital PDFs generated here (Helvetica, 11 pt, a letter page of 550
+  words of prose with numbers and punctuation from a fixed vocabulary, so the text is
+  known); ``--pages`` of them (default 4);
+- corpus: the simple pages of born-digital PDFs in the shared corpus (``--corpus``,
+  default ``../shared/corpus``), the reference being their own text layer read with
+  PDFium; which pages, and why, is ``benchmarks/ocr_corpus.py``'s documented rule (no
+  forms, no scans, no tables of contents or indexes, English text); all of them unless
+  ``--corpus-pages`` says fewer (0: none).
+
+"Degraded" copies add a 0.6 degree skew, the detail of a 150 dpi scan, blur, noise and
+JPEG artefacts, as a worn copy through a cheap scanner. Each engine runs in its own
+process, single-threaded (``OMP_THREAD_LIMIT=1``), on the same model files (the ones the
+stack provisions) and the same pixels:
+
+- ``docpipe``: ``functions.documents.ocr.ocr_pages`` on a losslessly stored image-only
+  PDF of each page (image decoding, orientation when needed, recognition, the layer);
 - ``tesseract``: the command (OCRmyPDF's engine), ``--psm 3``, text to stdout; when it is
   not installed the table has docpipe alone.
 
-``--fan-out`` instead runs the clean pages as one scan through the local runner twice,
-all pages in one transform invocation and then one page per invocation through the Map
-state, and prints both wall times (the speed-up is bounded by this machine's CPUs).
+Reported per engine and set: CER (character edit distance over the reference length,
+whitespace collapsed), WER (the same over words), search misses (share of the
+reference's words, lower-cased without punctuation, that a search of the OCR text would
+not find), seconds per page (wall clock, and CPU time, which a busy machine does not
+inflate), and the process's peak RSS.
 
-Reported per engine and set (clean, degraded): CER (character edit distance over the
-reference length, whitespace collapsed), WER (the same over words), search misses (share
-of the reference's words, lower-cased without punctuation, that a search of the OCR
-text would not find), seconds per page (wall clock, and CPU time, which a busy machine
-does not inflate), and the process's peak RSS.
+Then a paper model of a 200-page scan on Lambda, sequential against fanned out by the
+deployed definition's Map state, from docpipe's CPU seconds per page on the clean corpus
+set of this run (``benchmarks/ocr_fanout.py``: its docstring lists what it reads and
+assumes). ``--fan-out`` also runs the clean letter pages as one scan through the local
+runner twice, all pages in one transform invocation and then one page per invocation
+through the Map state, and prints both wall times (bounded by this machine's CPUs).
 """
 
 from __future__ import annotations
@@ -41,9 +54,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import ocr_fanout  # noqa: E402
+from benchmarks.ocr_corpus import image_only_pdf, rasterise_page, simple_pages  # noqa: E402
 
 _WORDS = """
 the of and to in is that for on with as by this are from be at or an which report
@@ -134,49 +151,36 @@ def degrade(png: Path, out: Path) -> Path:
     return out
 
 
-def run_docpipe(pages: list[Path], models: Path) -> list[str]:
-    """Worker: OCRs every page the way transform does; returns the texts."""
-    from PIL import Image
+def run_docpipe(scans: list[Path], models: Path) -> list[dict[str, object]]:
+    """Worker: OCRs every image-only PDF the way transform does; returns each page's result."""
+    from dataclasses import asdict
 
     from functions.documents.ocr.document import ocr_pages
 
-    texts = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for index, png in enumerate(pages):
-            pdf = Path(tmp) / f"{index}.pdf"
-            Image.open(png).save(pdf, "PDF", resolution=300)
-            [page] = ocr_pages(pdf, [1], models, "eng", 178_956_970)
-            texts.append(page.text)
-    return texts
+    results = []
+    for pdf in scans:
+        [page] = ocr_pages(pdf, [1], models, "eng", 178_956_970)
+        results.append(asdict(page))
+    return results
 
 
-def run_tesseract(pages: list[Path], models: Path) -> list[str]:
+def run_tesseract(pages: list[Path], models: Path) -> list[dict[str, object]]:
     """Worker: the tesseract command on every page; returns the texts."""
     tessdata = str(models / "models" / "tesseract")
-    return [
-        subprocess.run(
-            [
-                "tesseract",
-                str(png),
-                "stdout",
-                "-l",
-                "eng",
-                "--psm",
-                "3",
-                "--tessdata-dir",
-                tessdata,
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        for png in pages
-    ]
+    command = ["tesseract", "-", "stdout", "-l", "eng", "--psm", "3", "--tessdata-dir", tessdata]
+    found: list[dict[str, object]] = []
+    for png in pages:
+        command[1] = str(png)
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
+        found.append({"text": done.stdout})
+    return found
 
 
-def measure(engine: str, pages: list[Path], models: Path) -> dict[str, object]:
+def measure(engine: str, pages: list[Path], models: Path) -> dict[str, Any]:
     """Runs one engine on ``pages`` in a fresh single-threaded process."""
     env = {**os.environ, "OMP_THREAD_LIMIT": "1", "PYTHONPATH": str(ROOT)}
+    if engine == "docpipe":  # what transform is given: a PDF (made here, not timed)
+        pages = [image_only_pdf([png], png.with_name(f"{png.stem}-scan.pdf")) for png in pages]
     args = [sys.executable, __file__, "--worker", engine, "--models", str(models)]
     done = subprocess.run(
         [*args, *map(str, pages)], check=True, capture_output=True, text=True, env=env
@@ -207,45 +211,23 @@ def _search_form(word: str) -> str:
     return word.strip(".,;:!?\"'()").lower()
 
 
-def fan_out(pages: list[Path], work: Path) -> dict[str, float]:
-    """Runs one scan of ``pages`` through the local runner twice: every page in one
-    invocation, then one page per invocation through the Map state; returns the seconds."""
-    import dataclasses
-
-    from PIL import Image
-
-    from pipeline.config import load_stack_settings
-    from pipeline.local.runner import run
-
-    inbox = work / "fan-out"
-    inbox.mkdir()
-    images = [Image.open(png) for png in pages]
-    images[0].save(
-        inbox / "scan.pdf", "PDF", resolution=300, save_all=True, append_images=images[1:]
-    )
-    base = load_stack_settings("dev")
-    seconds = {}
-    for label, per_invocation in (("one invocation", len(pages)), ("fanned out", 1)):
-        settings = dataclasses.replace(
-            base, ocr_pages_per_invocation=per_invocation, ocr_max_concurrency=len(pages)
-        )
-        result = run([inbox], work / f"out-{per_invocation}", settings=settings, concurrency=1)
-        if result.documents[0].status != "succeeded":
-            sys.exit(f"the scan failed: {result.documents[0].error}")
-        seconds[label] = result.seconds
-    return seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=4)
+    parser.add_argument("--pages", type=int, default=4, help="synthetic letter pages (0: none)")
+    parser.add_argument(
+        "--corpus-pages",
+        type=int,
+        default=None,
+        help="at most this many simple corpus pages (default: all; 0: none)",
+    )
+    parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--model", choices=("fast", "standard"), default="fast")
     parser.add_argument("--json", type=Path)
     parser.add_argument(
         "--fan-out",
         action="store_true",
-        help="instead, time the clean scan through the local runner: one invocation, then "
-        "one page per invocation through the Map state",
+        help="also time the clean letter scan through the local runner: one invocation, "
+        "then one page per invocation through the Map state",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
@@ -254,58 +236,104 @@ def main() -> None:
     if args.worker:
         worker = run_docpipe if args.worker == "docpipe" else run_tesseract
         started = time.perf_counter()
-        texts = worker(args.files, args.models)
+        pages = worker(args.files, args.models)
         seconds = time.perf_counter() - started
         own, children = (
             resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
         )
         cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
         peak = max(own.ru_maxrss, children.ru_maxrss)
-        print(json.dumps({"texts": texts, "seconds": seconds, "cpu": cpu, "peak_kb": peak}))
+        print(json.dumps({"pages": pages, "seconds": seconds, "cpu": cpu, "peak_kb": peak}))
         return
     if shutil.which("pdftoppm") is None:
         sys.exit("pdftoppm is needed to rasterise the test pages (apt-get install poppler-utils)")
+    with tempfile.TemporaryDirectory(prefix="docpipe-ocr-bench-") as tmp:
+        run_benchmark(args, Path(tmp))
+
+
+def test_sets(args: argparse.Namespace, work: Path) -> list[tuple[str, list[str], list[Path]]]:
+    """Writes the pages of every set; returns (name, reference texts, page images)."""
+    reference, clean, worn = [], [], []
+    for seed in range(args.pages):
+        lines = page_text(seed)
+        reference.append(" ".join(lines))
+        pdf = work / f"page{seed}.pdf"
+        pdf.write_bytes(born_digital_pdf(lines))
+        clean.append(rasterise(pdf, work / f"page{seed}"))
+        worn.append(degrade(clean[-1], work / f"page{seed}-worn.png"))
+    sets = [("letters clean", reference, clean), ("letters degraded", reference, worn)]
+    limit = args.corpus_pages
+    corpus = simple_pages(args.corpus, limit) if limit != 0 else []
+    if limit != 0 and not corpus:
+        print(f"no simple pages under {args.corpus} (MANIFEST.tsv): corpus sets skipped")
+    texts, clean, worn = [], [], []
+    for index, page in enumerate(corpus):
+        texts.append(page.reference)
+        clean.append(rasterise_page(page, work / f"corpus{index}"))
+        worn.append(degrade(clean[-1], work / f"corpus{index}-worn.png"))
+    sets += [("corpus clean", texts, clean), ("corpus degraded", texts, worn)]
+    if corpus:
+        print("corpus pages: " + ", ".join(page.label for page in corpus))
+    return [entry for entry in sets if entry[2]]
+
+
+def run_benchmark(args: argparse.Namespace, work: Path) -> None:
+    """Measures every engine on every set; prints the table and the fan-out model."""
     from pipeline.models import provision_mount
 
     engines = ["docpipe"] + (["tesseract"] if shutil.which("tesseract") else [])
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="docpipe-ocr-bench-") as tmp:
-        work = Path(tmp)
-        provision_mount(work, ("eng",), args.model)
-        reference, clean, worn = [], [], []
-        for seed in range(args.pages):
-            lines = page_text(seed)
-            reference.append(" ".join(lines))
-            pdf = work / f"page{seed}.pdf"
-            pdf.write_bytes(born_digital_pdf(lines))
-            clean.append(rasterise(pdf, work / f"page{seed}"))
-            worn.append(degrade(clean[-1], work / f"page{seed}-worn.png"))
-        if args.fan_out:
-            timed = fan_out(clean, work)
-            one, many = timed["one invocation"], timed["fanned out"]
-            print(f"local runner, {len(clean)} pages on {os.cpu_count()} CPUs: ", end="")
-            print(f"one invocation {one:.1f} s, fanned out {many:.1f} s ({one / many:.2f} x)")
-            return
-        for label, pages in (("clean", clean), ("degraded", worn)):
-            for engine in engines:
-                result = measure(engine, pages, work)
-                row = {"set": label, "engine": engine, "model": args.model}
-                row |= scores(reference, result["texts"])  # type: ignore[arg-type]
-                row["s_per_page"] = float(result["seconds"]) / len(pages)  # type: ignore[arg-type]
-                row["cpu_per_page"] = float(result["cpu"]) / len(pages)  # type: ignore[arg-type]
-                row["peak_rss_mb"] = int(result["peak_kb"]) / 1024  # type: ignore[call-overload]
-                rows.append(row)
-    print(f"{args.pages} letter pages at 300 dpi, {args.model} model, one thread\n")
-    print("| set | engine | CER | WER | search misses | s/page | CPU s/page | peak RSS |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    provision_mount(work, ("eng",), args.model)
+    sets = test_sets(args, work)
+    rows, docpipe_pages = [], {}
+    for label, reference, pages in sets:
+        for engine in engines:
+            result = measure(engine, pages, work)
+            found = result["pages"]
+            row = {"set": label, "engine": engine, "model": args.model, "pages": len(pages)}
+            row |= scores(reference, [str(page["text"]) for page in found])
+            row["s_per_page"] = float(result["seconds"]) / len(pages)
+            row["cpu_per_page"] = float(result["cpu"]) / len(pages)
+            row["peak_rss_mb"] = int(result["peak_kb"]) / 1024
+            rows.append(row)
+            if engine == "docpipe":
+                docpipe_pages[label] = found
+    print(f"\n{args.model} model, 300 dpi, one thread (OMP_THREAD_LIMIT=1)\n")
+    print("| set | pages | engine | CER | WER | search misses | s/page | CPU s/page | peak RSS |")
+    print("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         print(
-            f"| {row['set']} | {row['engine']} | {row['cer']:.2%} | {row['wer']:.2%} | "
-            f"{row['search_miss']:.2%} | {row['s_per_page']:.2f} | {row['cpu_per_page']:.2f} | "
-            f"{row['peak_rss_mb']:.0f} MB |"
+            f"| {row['set']} | {row['pages']} | {row['engine']} | {row['cer']:.2%} | "
+            f"{row['wer']:.2%} | {row['search_miss']:.2%} | {row['s_per_page']:.2f} | "
+            f"{row['cpu_per_page']:.2f} | {row['peak_rss_mb']:.0f} MB |"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
+    model_fan_out(sets, rows, docpipe_pages, work)
+    if args.fan_out:
+        clean = sets[0][2]
+        timed = ocr_fanout.local_fan_out(clean, work)
+        one, many = timed["one invocation"], timed["fanned out"]
+        print(f"\nlocal runner, {len(clean)} pages on {os.cpu_count()} CPUs: ", end="")
+        print(f"one invocation {one:.1f} s, fanned out {many:.1f} s ({one / many:.2f} x)")
+
+
+def model_fan_out(
+    sets: list[tuple[str, list[str], list[Path]]],
+    rows: list[dict[str, Any]],
+    docpipe_pages: dict[str, list[dict[str, Any]]],
+    work: Path,
+) -> None:
+    """Prints the paper model of a long scan's fan-out from this run's docpipe pages:
+    the clean corpus set's when there is one (ordinary pages), else the first set's."""
+    from functions.documents.ocr.document import PageOCR
+
+    label = "corpus clean" if "corpus clean" in docpipe_pages else sets[0][0]
+    [row] = [row for row in rows if row["set"] == label and row["engine"] == "docpipe"]
+    pages = next(images for name, _texts, images in sets if name == label)
+    results = [PageOCR(**page) for page in docpipe_pages[label]]
+    shared = ocr_fanout.shared_steps(pages, work / "long-scan", results)
+    print(f"\n({label} pages)", end="")
+    ocr_fanout.print_model(float(row["cpu_per_page"]), shared, ocr_fanout.deployed())
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ import pikepdf
 import pypdf
 import pytest
 
+from functions.documents.ocr import engine
 from functions.documents.ocr.document import graft_pages, ocr_pages, pages_to_ocr
+from functions.documents.ocr.models import OSD
 from tests import docgen, scangen
 
 MAX_PIXELS = 178_956_970
@@ -81,6 +83,34 @@ def test_a_sideways_or_upside_down_page_is_read_upright(
     assert scangen.word_recall(" ".join(lines), layer_text(out)[0]) >= 0.98
     with pikepdf.open(out) as pdf:
         assert pdf.pages[0].obj.Rotate == turn
+
+
+def test_an_upright_page_that_reads_well_skips_orientation_detection(
+    ocr_mount: Path, tmp_path: Path
+) -> None:
+    """This test ensures that an upright page read with high confidence is taken as it is,
+    without loading or running the orientation model (a quarter of a page's time)."""
+    lines = scangen.page_lines(6)
+    source = tmp_path / "upright.pdf"
+    source.write_bytes(scangen.image_pdf([scangen.scan_image(lines)]))
+    [result] = ocr_pages(source, [1], ocr_mount, "eng", MAX_PIXELS)
+    assert result.rotation == 0
+    assert scangen.word_recall(" ".join(lines), result.text) >= 0.98
+    assert (str(ocr_mount), OSD) not in engine.loaded_engines()
+    assert (str(ocr_mount), "eng") in engine.loaded_engines()
+
+
+def test_a_noisy_page_with_little_text_is_read(ocr_mount: Path, tmp_path: Path) -> None:
+    """This test ensures that a worn scan (blur, noise, skew) whose few lines sit on a
+    mostly empty page is read: a global threshold would split the page along its noise
+    and find no word at all."""
+    lines = scangen.page_lines(9, 4)
+    image = scangen.scan_image(lines, width_inches=6, height_inches=8, degraded=True)
+    source = tmp_path / "worn.pdf"
+    source.write_bytes(scangen.image_pdf([image]))
+    [result] = ocr_pages(source, [1], ocr_mount, "eng", MAX_PIXELS)
+    assert result.ocr
+    assert scangen.word_recall(" ".join(lines), result.text) >= 0.95
 
 
 def test_a_page_at_low_resolution_is_resampled_before_reading(
