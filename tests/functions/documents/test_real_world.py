@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from pathlib import Path
 import pikepdf
 import pypdf
 import pytest
+from PIL import Image
 
 from functions.documents.compress import compress_pdf
 from functions.documents.normalise import Normalised, normalise
@@ -210,6 +212,26 @@ def test_float_tiffs_pillow_cannot_read_are_not_supported(
         _normalise(tmp_path, realworld.float_tiff(channels, bits), "tiff")
     assert caught.value.code == ErrorCode.UNSUPPORTED_TYPE
     assert f"{bits}-bit floating-point" in caught.value.message
+
+
+def test_a_tiff_claiming_samples_of_no_bits_is_damaged_not_unsupported(tmp_path: Path) -> None:
+    """This test ensures that a TIFF whose BitsPerSample says 0 (a value no valid file
+    has, as random damage leaves it) is reported as damaged (CORRUPT_DOCUMENT), not as a
+    valid variant that is not supported."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buffer, "TIFF")
+    data = bytearray(buffer.getvalue())
+    (directory,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, directory)
+    for index in range(count):
+        entry = directory + 2 + 12 * index
+        tag, _kind, number, where = struct.unpack_from("<HHII", data, entry)
+        if tag == 258:  # BitsPerSample: three SHORTs, stored elsewhere
+            assert number == 3
+            data[where : where + 6] = bytes(6)
+    with pytest.raises(DocumentError) as caught:
+        _normalise(tmp_path, bytes(data), "tiff")
+    assert caught.value.code == ErrorCode.CORRUPT_DOCUMENT
 
 
 def test_a_single_channel_32_bit_float_tiff_still_converts(tmp_path: Path) -> None:

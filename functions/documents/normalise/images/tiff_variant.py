@@ -37,6 +37,8 @@ def unsupported_tiff_variant(src: Path) -> str | None:
     samples = tags.get(_SAMPLES, [1])[0]
     bits = tags.get(_BITS, [1])[0]
     sample_format = tags.get(_SAMPLE_FORMAT, [1])[0]
+    if not (0 < bits <= 64 and 0 < samples <= 16):
+        return None  # no TIFF has samples of no bits, or no samples: damaged
     if sample_format == 3 and not (samples == 1 and bits == 32):
         return f"{bits}-bit floating-point samples in {samples} channel(s)"
     if sample_format in _FORMATS and bits > 16 and samples > 1:
