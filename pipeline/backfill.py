@@ -235,7 +235,8 @@ class BackfillArns:
         backfill: The backfill state machine.
         backfill_executions: Its executions, map run children included (``.../*``).
         pipeline: The pipeline state machine (objects too large for a batch).
-        functions: The ingest, transform and compress functions (a batch invokes them).
+        functions: The ingest, transform and compress functions and their versions and
+            aliases (a batch invokes them), as the pipeline's role names them.
         trigger_bucket: The trigger bucket.
         results: The result objects (``<output bucket ARN>/backfill/*``).
     """
@@ -243,28 +244,19 @@ class BackfillArns:
     backfill: Any
     backfill_executions: Any
     pipeline: Any
-    functions: tuple[Any, Any, Any]
+    functions: list[Any]
     trigger_bucket: Any
     results: Any
 
 
-def backfill_policy(arns: BackfillArns, qualified: Any = None) -> dict[str, Any]:
+def backfill_policy(arns: BackfillArns) -> dict[str, Any]:
     """Returns the backfill role's policy: exactly what the map run needs.
 
     Its own child executions (the map run starts them on this state machine), the three
     functions (a batch runs the pipeline's states under this role), starting pipeline
     executions for the objects too large for a batch, listing the trigger bucket, and
     writing results under ``backfill/`` in the output bucket.
-
-    Args:
-        arns: The resources.
-        qualified: Makes a function's ``<arn>:*`` (its versions and aliases) from its ARN;
-            by default string concatenation (``pulumi.Output.concat`` for Outputs).
     """
-
-    def versions(arn: Any) -> Any:
-        return qualified(arn) if qualified is not None else f"{arn}:*"
-
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -284,7 +276,7 @@ def backfill_policy(arns: BackfillArns, qualified: Any = None) -> dict[str, Any]
                 "Sid": "InvokeThePipelineFunctions",
                 "Effect": "Allow",
                 "Action": ["lambda:InvokeFunction"],
-                "Resource": [a for arn in arns.functions for a in (arn, versions(arn))],
+                "Resource": list(arns.functions),
             },
             {
                 "Sid": "StartThePipeline",

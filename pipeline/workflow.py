@@ -18,6 +18,7 @@ from pipeline.trigger import INPUT_PATHS, INPUT_TEMPLATE, event_pattern
 from pipeline.workflow_policies import (
     backfill_role_policy,
     dead_letter_queue_policy,
+    invocable,
     start_execution_policy,
     state_machine_policy,
 )
@@ -253,16 +254,17 @@ class Workflow(pulumi.ComponentResource):
             )
 
         trigger_arn = pulumi.Output.concat("arn:aws:s3:::", args.trigger_bucket_name)
+        functions = (
+            args.function_arns["ingest"],
+            args.function_arns["transform"],
+            args.function_arns["compress"],
+        )
         arns = BackfillArns(
             # Named, not taken from the machine: the role must exist before the machine.
             backfill=states_arn("stateMachine", machine_name),
             backfill_executions=states_arn("execution", machine_name, "/*"),
             pipeline=pipeline.arn,
-            functions=(
-                args.function_arns["ingest"],
-                args.function_arns["transform"],
-                args.function_arns["compress"],
-            ),
+            functions=invocable(list(functions)),
             trigger_bucket=trigger_arn,
             results=pulumi.Output.concat("arn:aws:s3:::", args.output_bucket_name, "/backfill/*"),
         )
@@ -295,7 +297,7 @@ class Workflow(pulumi.ComponentResource):
             definition=pulumi.Output.json_dumps(
                 backfill_definition(
                     pipeline.arn,
-                    arns.functions,
+                    functions,
                     args.trigger_bucket_name,
                     args.output_bucket_name,
                     max_concurrency=args.settings.backfill_max_concurrency,

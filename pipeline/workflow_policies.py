@@ -41,6 +41,16 @@ def deliver_logs_statement() -> dict[str, Any]:
     }
 
 
+def invocable(function_arns: list[Any]) -> list[Any]:
+    """The resources that let a role invoke these functions: each unqualified ARN and its
+    versions and aliases (``:*``)."""
+    return [
+        arn
+        for function_arn in function_arns
+        for arn in (function_arn, pulumi.Output.concat(function_arn, ":*"))
+    ]
+
+
 def state_machine_policy(function_arns: list[Any]) -> dict[str, Any]:
     """Returns the state machine role's policy: invoke exactly these functions."""
     return {
@@ -50,12 +60,7 @@ def state_machine_policy(function_arns: list[Any]) -> dict[str, Any]:
                 "Sid": "InvokeThePipelineFunctions",
                 "Effect": "Allow",
                 "Action": ["lambda:InvokeFunction"],
-                # The unqualified ARN and its versions/aliases (":*").
-                "Resource": [
-                    arn
-                    for function_arn in function_arns
-                    for arn in (function_arn, pulumi.Output.concat(function_arn, ":*"))
-                ],
+                "Resource": invocable(function_arns),
             },
             deliver_logs_statement(),
             {
@@ -75,7 +80,7 @@ def backfill_role_policy(
     """Returns the backfill role's policy: what the map run needs
     (:func:`pipeline.backfill.backfill_policy`), the stack's key for its results when
     there is one, and log delivery."""
-    policy = backfill_policy(arns, qualified=lambda arn: pulumi.Output.concat(arn, ":*"))
+    policy = backfill_policy(arns)
     if kms_key_arn is not None:
         # The map run writes its results into the output bucket, under the stack's key.
         policy["Statement"].append(

@@ -39,7 +39,6 @@ from pipeline.local.invoker import FunctionPool, FunctionSpec, ThrottledError
 from pipeline.local.moto_hooks import retry_clock
 from pipeline.local.results import failed_attempts
 from pipeline.local.stack import LocalStack
-from pipeline.packaging import HANDLERS
 from tests import docgen
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -321,4 +320,3 @@ def test_the_local_batches_are_the_inputs_the_map_would_give() -> None:
         "size.$",
         "profile.$",
     }
-    assert sorted(HANDLERS) == ["compress", "ingest", "transform"]
