@@ -191,7 +191,7 @@ def paper_model() -> list[tuple[str, Outcome]]:
         "trigger",
         "output",
         max_concurrency=settings.backfill_max_concurrency,
-        batch_size=settings.backfill_batch_size,
+        batch_size=settings.batch_size,
     )
     documents_map = backfill["States"]["Documents"]
     batch_size = int(documents_map["ItemBatcher"]["MaxItemsPerBatch"])
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     backfill = None
     if args.backfill:
         backfill = local_backfill(
-            args.backfill, dev.backfill_max_concurrency, dev.backfill_batch_size
+            args.backfill, dev.backfill_max_concurrency, dev.batch_size
         )
     if args.json:
         print(

@@ -79,7 +79,7 @@ def backfill_name(pipeline_name: str) -> str:
     return f"{pipeline_name}-backfill"
 
 
-def _batch_states(
+def batch_states(
     pipeline_arn: Any,
     functions: tuple[Any, Any, Any],
     *,
@@ -182,7 +182,7 @@ def backfill_definition(
         "ItemProcessor": {
             "ProcessorConfig": {"Mode": "INLINE"},
             "StartAt": "Route",
-            "States": _batch_states(
+            "States": batch_states(
                 pipeline_arn,
                 functions,
                 task_timeout_seconds=task_timeout_seconds,

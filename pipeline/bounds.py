@@ -12,6 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+ARCHITECTURES = ("arm64", "x86_64")
+PYTHON_VERSIONS = ("3.12", "3.13")
+THROUGHPUT_MODES = ("elastic", "bursting", "provisioned")
+UPLOAD_MODES = ("direct", "queued")
+# The only values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
+# Lambda accepts 128 MB to 10,240 MB of memory.
+LAMBDA_MEMORY_MB = (128, 10240)
+
 # kmsKey's two named modes; anything else must be a KMS key ARN.
 KMS_AWS_MANAGED = "aws-managed"
 KMS_STACK = "stack"

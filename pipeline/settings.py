@@ -21,16 +21,23 @@ from typing import Any, TypeVar, get_type_hints
 
 from functions.settings import OCR_MODES, PROFILES
 from pipeline.bounds import (
+    ARCHITECTURES,
     EMAIL,
     HTTPS_URL,
     KMS_AWS_MANAGED,
     KMS_KEY,
+    LAMBDA_MAX_TIMEOUT_SECONDS,
+    LAMBDA_MEMORY_MB,
+    LOG_RETENTION_DAYS,
     MOUNT_PATH,
     OCR_LANGUAGES,
     POSITIVE,
+    PYTHON_VERSIONS,
     RESERVED_CONCURRENCY,
     SUBNET_IDS,
+    THROUGHPUT_MODES,
     TRIGGER_PREFIX,
+    UPLOAD_MODES,
     VPC_CIDR,
     VPC_ID,
     Bounds,
@@ -40,18 +47,6 @@ from pipeline.bounds import (
 )
 
 T = TypeVar("T")
-
-ARCHITECTURES = ("arm64", "x86_64")
-PYTHON_VERSIONS = ("3.12", "3.13")
-THROUGHPUT_MODES = ("elastic", "bursting", "provisioned")
-# The only values CloudWatch Logs accepts for a log group's retention.
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
-LAMBDA_MAX_TIMEOUT_SECONDS = 900
-# Lambda accepts 128 MB to 10,240 MB of memory.
-LAMBDA_MEMORY_MB = (128, 10240)
 
 
 def setting(
@@ -233,10 +228,21 @@ class Settings:
         "`MaxConcurrency` x 2); about 1.5 x `reservedConcurrency`.",
         bounds=between(1, 10_000),
     )
-    backfill_batch_size: int = setting(
+    uploads: str = setting(
+        "direct",
+        "`direct`: one pipeline execution per upload. `queued`: uploads wait in an SQS queue "
+        "and run in Express batches at a bounded concurrency (cheap bursts).",
+        bounds=one_of(*UPLOAD_MODES),
+    )
+    uploads_max_concurrency: int = setting(
+        10,
+        "Queued uploads processed at once (two per batch: the queue's event source mapping's "
+        "`MaximumConcurrency` x 2).",
+        bounds=between(4, 2000),
+    )
+    batch_size: int = setting(
         6,
-        "Documents per Express child execution of a backfill (its ItemBatcher, two at a "
-        "time): a child costs one state transition, its states none.",
+        "Documents per Express batch (of a backfill, and of queued uploads), two at a time.",
         bounds=between(1, 40),
     )
     execution_timeout_hours: int = setting(
@@ -336,8 +342,7 @@ class Declaration:
     Attributes:
         key: The config key without the ``docpipe:`` namespace.
         attribute: The :class:`Settings` attribute.
-        type: The Pulumi config type: ``string``, ``integer``, ``boolean`` or ``array``
-            (of strings).
+        type: The Pulumi config type: string, integer, boolean or array (of strings).
         optional: Whether an empty value means "not set" (``None``).
         default: The default as a stack file writes it (``""`` for unset, lists as lists).
         description: What it means.

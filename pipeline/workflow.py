@@ -301,7 +301,7 @@ class Workflow(pulumi.ComponentResource):
                     args.trigger_bucket_name,
                     args.output_bucket_name,
                     max_concurrency=args.settings.backfill_max_concurrency,
-                    batch_size=args.settings.backfill_batch_size,
+                    batch_size=args.settings.batch_size,
                     task_timeout_seconds=args.settings.task_timeout_seconds,
                     ocr_max_concurrency=args.settings.ocr_max_concurrency,
                 )
