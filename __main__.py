@@ -90,6 +90,7 @@ workflow = Workflow(
         trigger_bucket_name=buckets["trigger"].name,
         output_bucket_name=buckets["output"].name,
         kms_key_arn=key_arn,
+        code_archive=code_archive,
     ),
 )
 api = Api(
@@ -134,3 +135,6 @@ pulumi.export("alarmTopicArn", operations.topic_arn)
 pulumi.export("dashboardUrl", operations.dashboard_url)
 pulumi.export("modelsBucket", buckets["models"].name)
 pulumi.export("apiUrl", api.url)
+if workflow.uploads is not None:
+    pulumi.export("uploadsQueue", workflow.uploads.queue_name)
+    pulumi.export("uploadsStateMachineArn", workflow.uploads.state_machine_arn)

@@ -16,9 +16,12 @@ its concurrency.
 
 (b) Paper model (``burst_model.py``, assumptions in its docstring) of the deployed
 definitions, retry parameters read from the pipeline's definition dict and the batch
-shape from the backfill's: a burst through the trigger, and a backfill (a Distributed
-Map of Express batches, as many documents in flight as reserved concurrency and 1.5
-times that), for 1,000 / 10,000 / 100,000 documents at reserved concurrency 10 / 100.
+shape from the backfill's (the queued uploads' is checked to be the same): a burst
+through the trigger with direct uploads (``uploads: direct``, one STANDARD execution per
+upload) and with queued uploads (``uploads: queued``), and a backfill (a Distributed Map
+of Express batches); batches keep as many documents in flight as reserved concurrency
+and 1.5 times that; for 1,000 / 10,000 / 100,000 documents at reserved concurrency
+10 / 100.
 
 (c) With ``--backfill N``: N existing objects backfilled twice through the local stack:
 the backfill definition's own Express batch, built from a real listing
@@ -43,6 +46,7 @@ from benchmarks.burst_model import Outcome, Retrier, model, through_a_queue  # n
 from pipeline.backfill import backfill_definition  # noqa: E402
 from pipeline.config import load_stack_settings  # noqa: E402
 from pipeline.definition import RETRY_THROTTLED, state_machine_definition  # noqa: E402
+from pipeline.uploads import uploads_definition  # noqa: E402
 
 # Which function a task state invokes.
 STATE_FUNCTION = {
@@ -201,6 +205,9 @@ def paper_model() -> list[tuple[str, Outcome]]:
     ]["Retry"][0]
     if batch_retrier != RETRY_THROTTLED:
         raise RuntimeError("a batch's Transform task does not retry throttling first")
+    uploads = uploads_definition("pipeline", ("ingest", "transform", "compress"))
+    if uploads["States"]["Documents"]["MaxConcurrency"] != side_by_side:
+        raise RuntimeError("queued uploads and the backfill no longer run batches alike")
     rows = []
     for concurrency in CONCURRENCIES:
         for documents in SIZES:
@@ -208,7 +215,7 @@ def paper_model() -> list[tuple[str, Outcome]]:
                 "memory_mb": settings.memory_mb,
                 "timeout_seconds": definition["TimeoutSeconds"],
             }
-            rows.append(("burst", model(documents, concurrency, retrier, **common)))
+            rows.append(("burst, direct uploads", model(documents, concurrency, retrier, **common)))
             for width in (concurrency, round(concurrency * BACKFILL_WIDTH)):
                 outcome = model(
                     documents,
@@ -219,9 +226,9 @@ def paper_model() -> list[tuple[str, Outcome]]:
                     side_by_side=side_by_side,
                     **common,
                 )
-                rows.append((f"backfill {width} wide, batches of {batch_size}", outcome))
-            if documents == SIZES[-1]:
-                rows.append(("not deployed: uploads through a queue", through_a_queue(outcome)))
+                shape = f"{width} wide, batches of {batch_size}"
+                rows.append((f"backfill {shape}", outcome))
+                rows.append((f"burst, queued uploads {shape}", through_a_queue(outcome)))
     return rows
 
 
@@ -260,9 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = load_stack_settings("dev")
     backfill = None
     if args.backfill:
-        backfill = local_backfill(
-            args.backfill, dev.backfill_max_concurrency, dev.batch_size
-        )
+        backfill = local_backfill(args.backfill, dev.backfill_max_concurrency, dev.batch_size)
     if args.json:
         print(
             json.dumps(

@@ -328,13 +328,17 @@ def model(
 
 
 def through_a_queue(backfill: Outcome) -> Outcome:
-    """The same Express batches fed by uploads instead of a listing (not deployed).
+    """The same Express batches fed by uploads instead of a listing (``uploads: queued``).
 
-    S3 events go to an SQS queue; a Lambda event source mapping with MaximumConcurrency
-    gives a small function (128 MB) up to a batch of messages, and it runs the batch with
-    StartSyncExecution, waiting for it. Added to the backfill's costs, without its child
-    transitions and listing: the waiting function, and SQS's SendMessage per document and
-    one ReceiveMessage and one DeleteMessageBatch per batch ($0.40 per million requests).
+    The trigger rule sends each upload to the uploads queue; the event source mapping,
+    its MaximumConcurrency the batches in flight, gives the dispatch function (128 MB) a
+    batch of messages, and it runs the batch with StartSyncExecution, waiting for it. A
+    burst waits in the queue, so the batches start as a backfill's do (an event source
+    mapping starts with five batches at once and adds up to 300 a minute, so it reaches
+    these widths within its first minute; ignored). Added to the
+    backfill's costs, without its child transitions and listing: the waiting function,
+    and SQS's SendMessage per document and one ReceiveMessage and one DeleteMessageBatch
+    per batch ($0.40 per million requests).
     """
     waiting = backfill.batch_seconds * (128 / 1024) * GB_SECOND_USD
     sqs = (backfill.documents + 2 * backfill.batches) * SQS_REQUEST_USD

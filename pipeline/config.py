@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.bounds import InvalidValueError
-from pipeline.settings import Declaration, Settings, declaration, declarations
+from pipeline.declarations import Declaration, declaration, declarations
+from pipeline.settings import Settings
 
 __all__ = [
     "KEYS",

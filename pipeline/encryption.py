@@ -159,8 +159,8 @@ def key_statements(
     """Returns what a function may do with the stack's key (nothing without one).
 
     Derived from what its role already grants, so that a new grant brings its key use:
-    reading from S3 needs ``kms:Decrypt``; writing to S3 or sending to SQS also needs
-    ``kms:GenerateDataKey`` (and a multipart upload, ``kms:Decrypt``). The key is usable
+    reading from S3 or an SQS queue needs ``kms:Decrypt``; writing to S3 or sending to SQS
+    also needs ``kms:GenerateDataKey`` (and a multipart upload, ``kms:Decrypt``). The key is usable
     only through those services (``kms:ViaService``). Each function may also decrypt
     its own environment.
 
@@ -173,9 +173,11 @@ def key_statements(
     if kms_key_arn is None:
         return []
     actions = {action for s in granted for action in _as_list(s["Action"])}
-    reads = any(a.startswith("s3:Get") for a in actions)
+    reads = {
+        a.split(":")[0] for a in actions if a.startswith("s3:Get") or a == "sqs:ReceiveMessage"
+    }
     writes = {a.split(":")[0] for a in actions if a in ("s3:PutObject", "sqs:SendMessage")}
-    services = sorted(writes | ({"s3"} if reads else set()))
+    services = sorted(writes | reads)
     statements: list[dict[str, Any]] = [
         {
             "Sid": "DecryptOwnEnvironment",

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.settings import Declaration, declarations
+from pipeline.declarations import Declaration, declarations
 
 ROOT = Path(__file__).resolve().parent.parent
 PULUMI_YAML = ROOT / "Pulumi.yaml"

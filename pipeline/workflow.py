@@ -1,9 +1,12 @@
-"""The state machine, the S3 trigger that starts it, and the hourly workspace sweep."""
+"""The state machine, the S3 trigger that starts it (or queues uploads, see
+:mod:`pipeline.uploads`), and the hourly workspace sweep."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -15,6 +18,7 @@ from pipeline.encryption import states_log_group
 from pipeline.iam import assume_role_policy
 from pipeline.queues import queue_encryption
 from pipeline.trigger import INPUT_PATHS, INPUT_TEMPLATE, event_pattern
+from pipeline.uploads_queue import QueuedUploads, QueuedUploadsArgs
 from pipeline.workflow_policies import (
     backfill_role_policy,
     dead_letter_queue_policy,
@@ -43,6 +47,8 @@ class WorkflowArgs:
         trigger_bucket_name: The bucket whose new objects start executions.
         output_bucket_name: The bucket a backfill writes its results to.
         kms_key_arn: The stack's key (log group, dead-letter queue), or ``None``.
+        code_archive: The functions' code archive, which the dispatch function of queued
+            uploads runs (needed with ``uploads: queued``).
     """
 
     settings: Settings
@@ -51,6 +57,7 @@ class WorkflowArgs:
     trigger_bucket_name: pulumi.Input[str]
     output_bucket_name: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str] | None = None
+    code_archive: Path | None = None
 
 
 class Workflow(pulumi.ComponentResource):
@@ -63,7 +70,9 @@ class Workflow(pulumi.ComponentResource):
     the encrypted dead-letter queue and its policy; the hourly schedule rule that invokes
     compress with ``{"action": "sweep"}`` and the permission letting it do so; the
     backfill state machine (a Distributed Map over a prefix of the trigger bucket, see
-    :mod:`pipeline.backfill`), its log group, role and policy.
+    :mod:`pipeline.backfill`), its log group, role and policy. With ``uploads: queued``
+    the rule's target is the uploads queue of a :class:`QueuedUploads` instead, and there
+    is no target role.
 
     Attributes:
         state_machine_arn: The state machine's ARN.
@@ -71,6 +80,7 @@ class Workflow(pulumi.ComponentResource):
         backfill_state_machine_arn: The backfill state machine's ARN.
         dead_letter_queue_arn: Events that could not start an execution end up here.
         dead_letter_queue_name: The dead-letter queue's name.
+        uploads: The queued uploads (``uploads: queued``), else ``None``.
     """
 
     state_machine_arn: pulumi.Output[str]
@@ -168,35 +178,57 @@ class Workflow(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        trigger_role = aws.iam.Role(
-            f"{name}-trigger-role",
-            description="docpipe trigger: start the pipeline",
-            assume_role_policy=pulumi.Output.json_dumps(
-                assume_role_policy("events.amazonaws.com", account_id, trigger_rule.arn)
+        target: dict[str, Any] = {
+            "input_transformer": aws.cloudwatch.EventTargetInputTransformerArgs(
+                input_paths=INPUT_PATHS, input_template=INPUT_TEMPLATE
             ),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-trigger-policy",
-            role=trigger_role.id,
-            policy=pulumi.Output.json_dumps(start_execution_policy(state_machine.arn)),
-            opts=child,
-        )
-        aws.cloudwatch.EventTarget(
-            f"{name}-trigger-target",
-            rule=trigger_rule.name,
-            arn=state_machine.arn,
-            role_arn=trigger_role.arn,
-            input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
-                input_paths=INPUT_PATHS,
-                input_template=INPUT_TEMPLATE,
-            ),
-            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+            "retry_policy": aws.cloudwatch.EventTargetRetryPolicyArgs(
                 maximum_event_age_in_seconds=TRIGGER_MAX_EVENT_AGE_SECONDS,
                 maximum_retry_attempts=TRIGGER_MAX_RETRY_ATTEMPTS,
             ),
-            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letters.arn),
-            opts=child,
+            "dead_letter_config": aws.cloudwatch.EventTargetDeadLetterConfigArgs(
+                arn=dead_letters.arn
+            ),
+        }
+        self.uploads: QueuedUploads | None = None
+        if settings.uploads == "queued":
+            if args.code_archive is None:
+                raise ValueError("queued uploads need the code archive (WorkflowArgs.code_archive)")
+            self.uploads = QueuedUploads(
+                name,
+                QueuedUploadsArgs(
+                    settings=settings,
+                    code_archive=args.code_archive,
+                    pipeline=state_machine,
+                    function_arns=arns,
+                    rule_arn=trigger_rule.arn,
+                    dead_letter_queue_arn=dead_letters.arn,
+                    account_id=account_id,
+                    region=region,
+                    kms_key_arn=args.kms_key_arn,
+                ),
+                opts=child,
+            )
+            # The queue's policy lets the rule send; EventBridge needs no role for SQS.
+            target["arn"] = self.uploads.queue_arn
+        else:
+            trigger_role = aws.iam.Role(
+                f"{name}-trigger-role",
+                description="docpipe trigger: start the pipeline",
+                assume_role_policy=pulumi.Output.json_dumps(
+                    assume_role_policy("events.amazonaws.com", account_id, trigger_rule.arn)
+                ),
+                opts=child,
+            )
+            aws.iam.RolePolicy(
+                f"{name}-trigger-policy",
+                role=trigger_role.id,
+                policy=pulumi.Output.json_dumps(start_execution_policy(state_machine.arn)),
+                opts=child,
+            )
+            target |= {"arn": state_machine.arn, "role_arn": trigger_role.arn}
+        aws.cloudwatch.EventTarget(
+            f"{name}-trigger-target", rule=trigger_rule.name, **target, opts=child
         )
 
         sweep_rule = aws.cloudwatch.EventRule(

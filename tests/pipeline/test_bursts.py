@@ -127,12 +127,14 @@ def test_throttling_has_its_own_retry_budget_on_every_task() -> None:
 def test_the_dev_stack_reserves_no_concurrency_and_the_production_example_does() -> None:
     """This test ensures that the dev stack deploys on a fresh account (no reserved
     concurrency) and that the production example reserves it, with a backfill about as
-    wide as the functions and an execution timeout."""
+    wide as the functions, queued uploads as wide, and an execution timeout."""
     dev = load_stack_settings("dev", ROOT)
     assert dev.reserved_concurrency == -1
+    assert dev.uploads == "direct"
     production = load_stack_settings("prod.example", ROOT)
     assert production.reserved_concurrency == 10
     assert production.backfill_max_concurrency == 15
+    assert (production.uploads, production.uploads_max_concurrency) == ("queued", 15)
     assert production.execution_timeout_seconds == 24 * 3600
 
 

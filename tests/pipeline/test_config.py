@@ -20,7 +20,7 @@ from pipeline.config import (
     load_stack_settings,
     parse_settings,
 )
-from pipeline.settings import declarations
+from pipeline.declarations import declarations
 from pipeline.settings_docs import TABLE_HEADER, pulumi_declaration, readme_row
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -287,7 +287,7 @@ def test_a_field_without_a_declaration_is_refused() -> None:
     once, naming the field, instead of silently missing from Pulumi.yaml and the README."""
     from dataclasses import dataclass
 
-    from pipeline.settings import _declare
+    from pipeline.declarations import _declare
 
     @dataclass
     class Undeclared:

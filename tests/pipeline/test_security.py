@@ -50,9 +50,10 @@ SOURCE_KEYS = ("aws:SourceArn", "aws:SourceAccount", "kms:EncryptionContext:aws:
 EXISTING_KEY = "arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 
 
-@pytest.fixture(scope="module")
-def program() -> Iterator[Program]:
-    yield run_program()
+@pytest.fixture(scope="module", params=["direct", "queued"])
+def program(request: pytest.FixtureRequest) -> Iterator[Program]:
+    """The dev stack, with each way uploads reach the pipeline."""
+    yield run_program({"uploads": request.param})
     pulumi.runtime.set_all_config({})
 
 
@@ -299,6 +300,13 @@ def test_every_trust_policy_names_its_account_and_resource(
                 f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc-flow-log/fl-0123456789abcdef0",
             ),
         }
+        if g["workflow"].uploads is not None:  # queued uploads: the rule needs no role
+            del expected["docpipe-dev-trigger-role"]
+            expected["docpipe-dev-dispatch-role"] = ("lambda.amazonaws.com", None)
+            expected["docpipe-dev-uploads-role"] = (
+                "states.amazonaws.com",
+                f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:docpipe-dev-uploads",
+            )
         roles = _by_name(program, ROLE)
         assert set(roles) == set(expected)
         for name, role in roles.items():
@@ -388,9 +396,10 @@ def test_functions_meet_the_lambda_controls(program: Program) -> pulumi.Output[A
             inputs = function.inputs
             assert inputs["runtime"] in ("python3.12", "python3.13")
             assert inputs["tracingConfig"] == {"mode": "Active"}
-            if function.name == "docpipe-dev-api":
-                # The documented Lambda.3 exception: the HTTP API's function needs no EFS
-                # and no private network, only S3 and Step Functions' public endpoints.
+            if function.name in ("docpipe-dev-api", "docpipe-dev-dispatch"):
+                # The documented Lambda.3 exceptions: the HTTP API's and the queued
+                # uploads' functions need no EFS and no private network, only S3, SQS and
+                # Step Functions' public endpoints.
                 assert "vpcConfig" not in inputs
                 continue
             subnets = inputs["vpcConfig"]["subnetIds"]
@@ -451,8 +460,9 @@ def test_file_system_state_machine_queues_topic_and_logs_meet_their_controls(
         (key,) = program.of_type(KEY)  # aws-managed: only the topic's own key
         assert key.inputs["enableKeyRotation"] is True
         groups = program.of_type(LOG_GROUP)
-        # four functions, two state machines, the flow logs, the HTTP API's access logs
-        assert len(groups) == 8
+        # four functions, two state machines, the flow logs, the HTTP API's access logs;
+        # queued uploads add the dispatch function and the uploads state machine
+        assert len(groups) == (8 if program.globals["workflow"].uploads is None else 10)
         assert {g.inputs["retentionInDays"] for g in groups} == {14}
         assert not any(g.inputs.get("kmsKeyId") for g in groups)
 
