@@ -18,7 +18,7 @@ Assumptions (README, "Bursts and backfill", repeats them beside the results):
   fast as Step Functions admits; ~300/s in large regions, which the model ignores). A
   document still unfinished at the execution's TimeoutSeconds counts as failed.
 - A backfill: the Distributed Map keeps ``MaxConcurrency`` Express children in flight,
-  each a batch of ``backfillBatchSize`` documents run two at a time (the batch's inline
+  each a batch of ``batchSize`` documents run two at a time (the batch's inline
   Map) through the pipeline's states, the next starting as one ends; a batch ends with
   its last document, and the next batch starts then. Few
   documents wait at a time, so this one is modelled document by document, each retry's
