@@ -116,6 +116,7 @@ operations = Operations(
         dead_letter_queue_name=workflow.dead_letter_queue_name,
         sweep_failure_queue_name=functions.sweep_failure_queue_name,
         kms_key_arn=key_arn,
+        uploads_queue_name=workflow.uploads.queue_name if workflow.uploads else None,
     ),
 )
 

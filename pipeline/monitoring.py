@@ -105,6 +105,16 @@ def _dead_letters(region: Any, queue_name: Any) -> dict[str, Any]:
     return _widget("Trigger dead-letter queue", metrics, region, stat="Maximum")
 
 
+def _uploads_waiting(region: Any, queue_name: Any) -> dict[str, Any]:
+    metrics = [
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name],
+        ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue_name, {"yAxis": "right"}],
+    ]
+    return _widget(
+        "Queued uploads waiting (count; oldest, seconds)", metrics, region, stat="Maximum"
+    )
+
+
 def _alarms(alarm_arns: Sequence[Any]) -> dict[str, Any]:
     return {
         "type": "alarm",
@@ -120,17 +130,19 @@ def dashboard_body(
     state_machine_arn: Any,
     queue_name: Any,
     alarm_arns: Sequence[Any],
+    uploads_queue_name: Any = None,
 ) -> dict[str, Any]:
     """Returns the dashboard's body (values may be pulumi Outputs: serialise it with
-    ``pulumi.Output.json_dumps``)."""
-    return {
-        "widgets": [
-            _alarms(alarm_arns),
-            _by_outcome(region),
-            _by_code(region),
-            _volume(region),
-            _durations(region),
-            _throttles(region, function_names, state_machine_arn),
-            _dead_letters(region, queue_name),
-        ]
-    }
+    ``pulumi.Output.json_dumps``); with queued uploads, how many wait and for how long."""
+    widgets = [
+        _alarms(alarm_arns),
+        _by_outcome(region),
+        _by_code(region),
+        _volume(region),
+        _durations(region),
+        _throttles(region, function_names, state_machine_arn),
+        _dead_letters(region, queue_name),
+    ]
+    if uploads_queue_name is not None:
+        widgets.append(_uploads_waiting(region, uploads_queue_name))
+    return {"widgets": widgets}

@@ -55,6 +55,7 @@ class OperationsArgs:
         file_system_id: The EFS workspace.
         dead_letter_queue_name: The trigger's dead-letter queue.
         sweep_failure_queue_name: Where hourly sweeps that failed after Lambda's retries go.
+        uploads_queue_name: With queued uploads, the queue they wait in (on the dashboard).
         kms_key_arn: The stack's key for the topic; ``None`` creates a key for the topic
             alone (the AWS-managed ``aws/sns`` key cannot let CloudWatch publish).
     """
@@ -66,6 +67,7 @@ class OperationsArgs:
     dead_letter_queue_name: pulumi.Input[str]
     sweep_failure_queue_name: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str] | None = None
+    uploads_queue_name: pulumi.Input[str] | None = None
 
 
 class Operations(pulumi.ComponentResource):
@@ -203,7 +205,8 @@ class Operations(pulumi.ComponentResource):
         alarms.append(
             alarm(
                 "trigger-dead-letters",
-                "An upload could not start the pipeline; its event is in the dead-letter queue",
+                "An upload could not start the pipeline (or, queued, did not finish in five "
+                "deliveries); it is in the dead-letter queue",
                 namespace="AWS/SQS",
                 metric="ApproximateNumberOfMessagesVisible",
                 dimensions={"QueueName": args.dead_letter_queue_name},
@@ -230,6 +233,7 @@ class Operations(pulumi.ComponentResource):
             args.state_machine_arn,
             args.dead_letter_queue_name,
             [a.arn for a in alarms],
+            args.uploads_queue_name,
         )
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",

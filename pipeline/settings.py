@@ -3,7 +3,8 @@
 :class:`Settings` is the declarations table. Each field is one ``docpipe:`` config key
 (the camelCase form of the field name) declared with :func:`setting`; its annotation is
 the type, and the rest is said once here; ``pipeline/declarations.py`` reads it back.
-Everything else is derived from it or checked against it: the validator (``pipeline/config.py``), the functions' environment, the
+Everything else is derived from it or checked against it: the validator
+(``pipeline/config.py``), the functions' environment, the
 ``config:`` block of ``Pulumi.yaml`` and the README's configuration table
 (``python -m pipeline.settings_docs`` writes both; a test fails naming the key when they
 drift), and the Lambda-side defaults in ``functions/settings.py`` (checked by a test).

@@ -58,8 +58,9 @@ def test_the_trigger_rule_queues_uploads_instead_of_starting_executions(
 ) -> pulumi.Output[Any]:
     """This test ensures that with queued uploads the trigger rule sends the same
     execution input to the uploads queue (no role: the queue's policy lets exactly that
-    rule send, over TLS only), keeps its retries and dead-letter queue, and that nothing
-    may start the pipeline from the rule any more."""
+    rule send, over TLS only), keeps its retries and dead-letter queue, that nothing may
+    start the pipeline from the rule any more, and that the dashboard shows how many
+    uploads wait and for how long."""
 
     def check(values: list[str]) -> None:
         queue_arn, dead_letters = values
@@ -94,6 +95,17 @@ def test_the_trigger_rule_queues_uploads_instead_of_starting_executions(
         [deny] = [s for s in policy if s["Effect"] == "Deny"]
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         assert queued.exports["uploadsQueue"] is not None
+        dashboard = json.loads(
+            queued.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"]
+        )
+        waiting = {
+            tuple(m for m in metric if not isinstance(m, dict))
+            for widget in dashboard["widgets"]
+            if widget["type"] == "metric"
+            for metric in widget["properties"]["metrics"]
+        }
+        name = queue_arn.rsplit("/", 1)[-1]
+        assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", name) in waiting
 
     workflow = queued.globals["workflow"]
     return pulumi.Output.all(workflow.uploads.queue_arn, workflow.dead_letter_queue_arn).apply(
