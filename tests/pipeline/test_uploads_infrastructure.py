@@ -63,7 +63,7 @@ def test_the_trigger_rule_queues_uploads_instead_of_starting_executions(
     uploads wait and for how long."""
 
     def check(values: list[str]) -> None:
-        queue_arn, dead_letters = values
+        queue_arn, dead_letters, queue_name = values
         targets = {
             t.name: t.inputs for t in queued.of_type("aws:cloudwatch/eventTarget:EventTarget")
         }
@@ -104,13 +104,12 @@ def test_the_trigger_rule_queues_uploads_instead_of_starting_executions(
             if widget["type"] == "metric"
             for metric in widget["properties"]["metrics"]
         }
-        name = queue_arn.rsplit("/", 1)[-1]
-        assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", name) in waiting
+        assert ("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue_name) in waiting
 
     workflow = queued.globals["workflow"]
-    return pulumi.Output.all(workflow.uploads.queue_arn, workflow.dead_letter_queue_arn).apply(
-        check
-    )
+    return pulumi.Output.all(
+        workflow.uploads.queue_arn, workflow.dead_letter_queue_arn, workflow.uploads.queue_name
+    ).apply(check)
 
 
 @pulumi.runtime.test
