@@ -5,7 +5,6 @@ See docs/ARCHITECTURE.md, "HTTP API", and the README's "HTTP API" section for th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,11 @@ import pulumi
 import pulumi_aws as aws
 
 from functions.naming import FAILED, PROCESSED, STATUS
-from functions.publish import sha256_file
 from pipeline.config import Settings
-from pipeline.encryption import api_access_log_group, key_statements, lambda_log_group
-from pipeline.functions import RUNTIMES, XRAY_ACTIONS
-from pipeline.iam import assume_role_policy
+from pipeline.encryption import api_access_log_group
+from pipeline.iam import upload_traces, write_own_logs
 from pipeline.packaging import API_HANDLER
+from pipeline.plain_function import PlainFunctionArgs, plain_function
 
 # Greedy {key+} routes: a key's slashes may come encoded (%2F) or not, and API Gateway
 # splits decoded paths on "/" before it matches a route (the handler reads rawPath).
@@ -54,15 +52,6 @@ ACCESS_LOG_FORMAT = {
 }
 
 
-def _with_key_use(
-    policy: dict[str, Any],
-    key_statements_for: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
-) -> dict[str, Any]:
-    """Adds what the role may do with the stack's key, derived from its S3 grants."""
-    statements = list(policy["Statement"])
-    return {**policy, "Statement": statements + key_statements_for(statements)}
-
-
 def api_policy(
     *,
     log_group_arn: Any,
@@ -80,19 +69,8 @@ def api_policy(
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(log_group_arn, ":log-stream:*"),
-            },
-            {
-                # No resource-level permissions exist for these.
-                "Sid": "UploadTraces",
-                "Effect": "Allow",
-                "Action": list(XRAY_ACTIONS),
-                "Resource": "*",
-            },
+            write_own_logs(log_group_arn),
+            upload_traces(),
             {
                 # A presigned PUT acts with the presigner's permissions.
                 "Sid": "PresignUploads",
@@ -202,75 +180,36 @@ class Api(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self)
         ).account_id
         region = aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-api-logs",
-            name=lambda_log_group(function_name),
-            retention_in_days=settings.log_retention_days,
-            kms_key_id=args.kms_key_arn,
-            opts=child,
-        )
-        role = aws.iam.Role(
-            f"{name}-api-role",
-            description="docpipe HTTP API function",
-            # Only Lambda, only on behalf of this account (confused-deputy guard).
-            assume_role_policy=pulumi.Output.json_dumps(
-                assume_role_policy("lambda.amazonaws.com", account_id)
-            ),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-api-policy",
-            role=role.id,
-            policy=pulumi.Output.json_dumps(
-                _with_key_use(
-                    api_policy(
-                        log_group_arn=log_group.arn,
-                        trigger_bucket_arn=args.trigger_bucket_arn,
-                        trigger_prefix=settings.trigger_prefix,
-                        output_bucket_arn=args.output_bucket_arn,
-                        state_machine_arn=args.state_machine_arn,
-                    ),
-                    key_statements_for=lambda granted: key_statements(
-                        granted,
-                        kms_key_arn=args.kms_key_arn,
-                        region=region,
-                        function_name=function_name,
-                    ),
-                )
-            ),
-            opts=child,
-        )
-        function = aws.lambda_.Function(
+        function = plain_function(
+            self,
             function_name,
-            name=function_name,
-            description="docpipe HTTP API",
-            role=role.arn,
-            runtime=RUNTIMES[settings.python_version],
-            architectures=[settings.architecture],
-            handler=API_HANDLER,
-            code=pulumi.FileArchive(str(args.code_archive)),
-            source_code_hash=sha256_file(args.code_archive),
-            memory_size=API_MEMORY_MB,
-            timeout=API_TIMEOUT_SECONDS,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
+            PlainFunctionArgs(
+                settings=settings,
+                code_archive=args.code_archive,
+                handler=API_HANDLER,
+                description="docpipe HTTP API",
+                role_description="docpipe HTTP API function",
+                memory_mb=API_MEMORY_MB,
+                timeout_seconds=API_TIMEOUT_SECONDS,
+                environment={
                     "TRIGGER_BUCKET": args.trigger_bucket_name,
                     "TRIGGER_PREFIX": settings.trigger_prefix,
                     "OUTPUT_BUCKET": args.output_bucket_name,
                     "STATE_MACHINE_ARN": args.state_machine_arn,
                     "DEFAULT_PROFILE": settings.default_profile,
                     "MAX_INPUT_BYTES": str(settings.max_input_bytes),
-                }
+                },
+                policy=lambda log_group_arn: api_policy(
+                    log_group_arn=log_group_arn,
+                    trigger_bucket_arn=args.trigger_bucket_arn,
+                    trigger_prefix=settings.trigger_prefix,
+                    output_bucket_arn=args.output_bucket_arn,
+                    state_machine_arn=args.state_machine_arn,
+                ),
+                account_id=account_id,
+                region=region,
+                kms_key_arn=args.kms_key_arn,
             ),
-            kms_key_arn=args.kms_key_arn,
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON",
-                log_group=log_group.name,
-                application_log_level="INFO",
-                system_log_level="WARN",
-            ),
-            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         api = aws.apigatewayv2.Api(
             f"{name}-api",

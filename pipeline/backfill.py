@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.definition import ITERATION, document_states
+from pipeline.iam import invoke_the_pipeline_functions
 
 LIST_OBJECTS = "arn:aws:states:::s3:listObjectsV2"
 PUT_OBJECT = "arn:aws:states:::s3:putObject"
@@ -272,12 +273,7 @@ def backfill_policy(arns: BackfillArns) -> dict[str, Any]:
                 "Action": ["states:DescribeExecution", "states:StopExecution"],
                 "Resource": [arns.backfill_executions],
             },
-            {
-                "Sid": "InvokeThePipelineFunctions",
-                "Effect": "Allow",
-                "Action": ["lambda:InvokeFunction"],
-                "Resource": list(arns.functions),
-            },
+            invoke_the_pipeline_functions(arns.functions),
             {
                 "Sid": "StartThePipeline",
                 "Effect": "Allow",

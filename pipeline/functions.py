@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from functions.publish import sha256_file
 from pipeline.config import Settings, function_environment
 from pipeline.encryption import key_statements, lambda_log_group
-from pipeline.iam import assume_role_policy
+from pipeline.iam import assume_role_policy, upload_traces, write_own_logs
 from pipeline.packaging import HANDLERS
 from pipeline.queues import queue_encryption, tls_only_queue_policy
 
@@ -23,8 +23,8 @@ RUNTIMES = {
 }
 
 # Actions that do not support resource-level permissions, so "*" is the only resource
-# they can be granted on: the network interfaces Lambda manages for a function in a VPC,
-# and X-Ray's trace upload.
+# they can be granted on: the network interfaces Lambda manages for a function in a VPC
+# (and X-Ray's trace upload, pipeline/iam.py).
 VPC_NETWORK_INTERFACE_ACTIONS = (
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
@@ -33,7 +33,6 @@ VPC_NETWORK_INTERFACE_ACTIONS = (
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
-XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 # Failed sweeps are kept two weeks (SQS's maximum) for an operator to look at; a sweep
 # older than an hour is not retried, since the next one is due by then.
 SWEEP_FAILURE_RETENTION_SECONDS = 14 * 24 * 60 * 60
@@ -148,12 +147,7 @@ def function_policy(
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(log_group_arn, ":log-stream:*"),
-            },
+            write_own_logs(log_group_arn),
             {
                 "Sid": "UseTheWorkspace",
                 "Effect": "Allow",
@@ -170,13 +164,7 @@ def function_policy(
                 "Action": list(VPC_NETWORK_INTERFACE_ACTIONS),
                 "Resource": "*",
             },
-            {
-                # No resource-level permissions exist for these (see the constant).
-                "Sid": "UploadTraces",
-                "Effect": "Allow",
-                "Action": list(XRAY_ACTIONS),
-                "Resource": "*",
-            },
+            upload_traces(),
             *stage_specific,
         ],
     }

@@ -4,6 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
+# X-Ray's trace upload has no resource-level permissions: "*" is its only resource.
+XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+
+
+def write_own_logs(log_group_arn: Any) -> dict[str, Any]:
+    """The statement letting a function write to its own log group (the ARN may be a
+    pulumi Output; pulumi is imported here only, so the local runner never loads it)."""
+    import pulumi
+
+    return {
+        "Sid": "WriteOwnLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": pulumi.Output.concat(log_group_arn, ":log-stream:*"),
+    }
+
+
+def invoke_the_pipeline_functions(resources: list[Any]) -> dict[str, Any]:
+    """The statement letting a state machine run the pipeline's tasks: invoke exactly
+    these functions (with their versions and aliases, ``pipeline.workflow_policies.invocable``)."""
+    return {
+        "Sid": "InvokeThePipelineFunctions",
+        "Effect": "Allow",
+        "Action": ["lambda:InvokeFunction"],
+        "Resource": list(resources),
+    }
+
+
+def upload_traces() -> dict[str, Any]:
+    """The statement letting a function upload X-Ray traces (on ``"*"``, see the constant)."""
+    return {
+        "Sid": "UploadTraces",
+        "Effect": "Allow",
+        "Action": list(XRAY_ACTIONS),
+        "Resource": "*",
+    }
+
 
 def assume_role_policy(
     service: str, account_id: Any = None, source_arn: Any = None

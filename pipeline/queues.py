@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pulumi
+from typing import TYPE_CHECKING, Any
 
 from pipeline.iam import deny_without_tls
+
+if TYPE_CHECKING:
+    import pulumi
 
 
 def tls_only_queue_policy(queue_arn: Any, *grants: dict[str, Any]) -> dict[str, Any]:

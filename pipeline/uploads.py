@@ -21,9 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import pulumi
-
 from pipeline.backfill import SIDE_BY_SIDE, batch_states
+from pipeline.iam import invoke_the_pipeline_functions, upload_traces, write_own_logs
 from pipeline.queues import tls_only_queue_policy
 
 #: The dispatch function's handler in the code archive.
@@ -110,7 +109,6 @@ class UploadsArns:
         uploads: The uploads state machine.
         pipeline: The pipeline state machine (objects too large for a batch).
         functions: The three functions and their versions and aliases.
-        log_group: The dispatch function's log group.
     """
 
     queue: Any
@@ -118,7 +116,6 @@ class UploadsArns:
     uploads: Any
     pipeline: Any
     functions: list[Any]
-    log_group: Any
 
 
 def uploads_queue_policy(arns: UploadsArns) -> dict[str, Any]:
@@ -136,20 +133,17 @@ def uploads_queue_policy(arns: UploadsArns) -> dict[str, Any]:
     )
 
 
-def dispatch_policy(arns: UploadsArns) -> dict[str, Any]:
-    """Returns the dispatch function's policy: read the queue, run batches, write logs.
+def dispatch_policy(arns: UploadsArns, log_group_arn: Any) -> dict[str, Any]:
+    """Returns the dispatch function's policy: read the queue, run batches, write logs and
+    traces (the stack's key use is added from these, see :mod:`pipeline.plain_function`).
 
     The event source mapping reads and deletes messages with the function's role.
     """
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "WriteOwnLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": pulumi.Output.concat(arns.log_group, ":log-stream:*"),
-            },
+            write_own_logs(log_group_arn),
+            upload_traces(),
             {
                 "Sid": "ReadTheUploadsQueue",
                 "Effect": "Allow",
@@ -180,12 +174,7 @@ def uploads_policy(arns: UploadsArns) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "InvokeThePipelineFunctions",
-                "Effect": "Allow",
-                "Action": ["lambda:InvokeFunction"],
-                "Resource": list(arns.functions),
-            },
+            invoke_the_pipeline_functions(arns.functions),
             {
                 "Sid": "StartThePipeline",
                 "Effect": "Allow",

@@ -10,11 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from functions.dispatch import UPLOADS_STATE_MACHINE
-from functions.publish import sha256_file
 from pipeline.config import Settings
-from pipeline.encryption import key_statements, lambda_log_group, states_log_group
-from pipeline.functions import RUNTIMES, XRAY_ACTIONS
+from pipeline.encryption import states_log_group
 from pipeline.iam import assume_role_policy
+from pipeline.plain_function import PlainFunctionArgs, plain_function
 from pipeline.queues import queue_encryption
 from pipeline.uploads import (
     BATCHING_WINDOW_SECONDS,
@@ -109,13 +108,6 @@ class QueuedUploads(pulumi.ComponentResource):
             **queue_encryption(args.kms_key_arn),
             opts=child,
         )
-        dispatch_logs = aws.cloudwatch.LogGroup(
-            f"{name}-dispatch-logs",
-            name=lambda_log_group(function_name),
-            retention_in_days=settings.log_retention_days,
-            kms_key_id=args.kms_key_arn,
-            opts=child,
-        )
         arns = UploadsArns(
             queue=queue.arn,
             rule=args.rule_arn,
@@ -127,7 +119,6 @@ class QueuedUploads(pulumi.ComponentResource):
             functions=invocable(
                 [args.function_arns[stage] for stage in ("ingest", "transform", "compress")]
             ),
-            log_group=dispatch_logs.arn,
         )
         aws.sqs.QueuePolicy(
             f"{name}-uploads-policy",
@@ -136,60 +127,23 @@ class QueuedUploads(pulumi.ComponentResource):
             opts=child,
         )
         machine = self._state_machine(name, args, arns)
-        role = aws.iam.Role(
-            f"{name}-dispatch-role",
-            description="docpipe dispatch: run queued uploads in Express batches",
-            assume_role_policy=pulumi.Output.json_dumps(
-                assume_role_policy("lambda.amazonaws.com", args.account_id)
-            ),
-            opts=child,
-        )
-        granted = dispatch_policy(arns)
-        granted["Statement"] += [
-            {
-                # No resource-level permissions exist for these.
-                "Sid": "UploadTraces",
-                "Effect": "Allow",
-                "Action": list(XRAY_ACTIONS),
-                "Resource": "*",
-            },
-            *key_statements(
-                granted["Statement"],
-                kms_key_arn=args.kms_key_arn,
-                region=args.region,
-                function_name=function_name,
-            ),
-        ]
-        policy = aws.iam.RolePolicy(
-            f"{name}-dispatch-policy",
-            role=role.id,
-            policy=pulumi.Output.json_dumps(granted),
-            opts=child,
-        )
-        function = aws.lambda_.Function(
+        function = plain_function(
+            self,
             function_name,
-            name=function_name,
-            description="docpipe dispatch: a batch of queued uploads into one Express execution",
-            role=role.arn,
-            runtime=RUNTIMES[settings.python_version],
-            architectures=[settings.architecture],
-            handler=DISPATCH_HANDLER,
-            code=pulumi.FileArchive(str(args.code_archive)),
-            source_code_hash=sha256_file(args.code_archive),
-            memory_size=DISPATCH_MEMORY_MB,
-            timeout=DISPATCH_TIMEOUT_SECONDS,
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={UPLOADS_STATE_MACHINE: machine.arn}
+            PlainFunctionArgs(
+                settings=settings,
+                code_archive=args.code_archive,
+                handler=DISPATCH_HANDLER,
+                description="docpipe dispatch: a batch of queued uploads, one Express execution",
+                role_description="docpipe dispatch: run queued uploads in Express batches",
+                memory_mb=DISPATCH_MEMORY_MB,
+                timeout_seconds=DISPATCH_TIMEOUT_SECONDS,
+                environment={UPLOADS_STATE_MACHINE: machine.arn},
+                policy=lambda log_group_arn: dispatch_policy(arns, log_group_arn),
+                account_id=args.account_id,
+                region=args.region,
+                kms_key_arn=args.kms_key_arn,
             ),
-            kms_key_arn=args.kms_key_arn,
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                log_format="JSON",
-                log_group=dispatch_logs.name,
-                application_log_level="INFO",
-                system_log_level="WARN",
-            ),
-            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
         )
         aws.lambda_.EventSourceMapping(
             f"{name}-uploads-mapping",
@@ -201,8 +155,8 @@ class QueuedUploads(pulumi.ComponentResource):
             scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(
                 maximum_concurrency=batches_at_once(settings.uploads_max_concurrency)
             ),
-            # The mapping polls with the function's role: its grants must exist first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            # The mapping polls with the function's role, which the function depends on.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[function]),
         )
         self.queue_arn = queue.arn
         self.queue_name = queue.name

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 
 from pipeline.backfill import BackfillArns, backfill_policy
-from pipeline.functions import XRAY_ACTIONS
+from pipeline.iam import XRAY_ACTIONS, invoke_the_pipeline_functions
 from pipeline.queues import tls_only_queue_policy
 
 # CloudWatch Logs' log delivery API, which Step Functions uses to write its logs, does not
@@ -56,12 +56,7 @@ def state_machine_policy(function_arns: list[Any]) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "InvokeThePipelineFunctions",
-                "Effect": "Allow",
-                "Action": ["lambda:InvokeFunction"],
-                "Resource": invocable(function_arns),
-            },
+            invoke_the_pipeline_functions(invocable(function_arns)),
             deliver_logs_statement(),
             {
                 # X-Ray's trace upload has no resource-level permissions either.

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.api import ACCESS_LOG_FORMAT, ROUTE_KEYS
 from pipeline.config import parse_settings
-from pipeline.functions import XRAY_ACTIONS
+from pipeline.iam import XRAY_ACTIONS
 from pipeline.packaging import API_HANDLER
 from tests.pipeline.test_infrastructure import ACCOUNT, REGION, Program, run_program
 

@@ -20,7 +20,8 @@ from pulumi.runtime import mocks as pulumi_mocks
 
 from pipeline.config import declared_defaults, load_stack_settings
 from pipeline.definition import TRANSIENT_ERRORS
-from pipeline.functions import VPC_NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS
+from pipeline.functions import VPC_NETWORK_INTERFACE_ACTIONS
+from pipeline.iam import XRAY_ACTIONS
 from pipeline.workflow_policies import LOG_DELIVERY_ACTIONS, STATES_XRAY_ACTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
