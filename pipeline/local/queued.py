@@ -77,7 +77,6 @@ def deploy_queued(
     aws: Clients,
     lambdas: LocalLambda,
     deployed: Deployed,
-    *,
     visibility_timeout_seconds: int | None = None,
 ) -> QueuedUploads:
     """Creates the queues, the uploads state machine and the dispatch function.

@@ -187,6 +187,11 @@ class LocalStack:
         return self._clients.lambda_
 
     @property
+    def sqs(self) -> Any:
+        """An SQS client on the local endpoint."""
+        return self._clients.sqs
+
+    @property
     def iam(self) -> Any:
         """An IAM client on the local endpoint."""
         return self._clients.iam
@@ -248,11 +253,7 @@ class LocalStack:
         """Deploys queued uploads and starts the event source mapping; returns the target."""
         aws = self._clients
         self.uploads = deploy_queued(
-            spec,
-            aws,
-            self.lambdas,
-            deployed,
-            visibility_timeout_seconds=self.options.visibility_timeout_seconds,
+            spec, aws, self.lambdas, deployed, self.options.visibility_timeout_seconds
         )
         config = MappingConfig(
             queue_url=self.uploads.queue_url,
