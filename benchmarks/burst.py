@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python benchmarks/burst.py [--documents 300] [--concurrency 2] [--speedup 2.4]
-                               [--skip-local] [--json]
+                               [--uploads direct|queued] [--skip-local] [--json]
 
 (a) Local: a burst of small documents uploaded at once to a local stack whose functions
 have ``--concurrency`` reserved concurrent executions, enforced as Lambda does (an
@@ -12,7 +12,11 @@ definition is the deployed one; its retry waits run ``--speedup`` times faster, 
 local invocation takes a fraction of a deployed one. Reported: processed, failed, drain
 time (first upload to last execution end), and drain over the ideal, which is the work
 of the busiest function (its invocations' seconds, from the execution histories) over
-its concurrency.
+its concurrency. With ``--uploads queued`` the burst goes through the uploads queue
+(``pipeline.local.event_source``: batches of ``batchSize``, ``uploadsMaxConcurrency``
+documents at once, set to 1.5 x the reserved concurrency and at least 4) and Express
+batches; the documents are counted from their status documents and the work from the
+functions' busy time (an Express batch interleaves its documents' histories).
 
 (b) Paper model (``burst_model.py``, assumptions in its docstring) of the deployed
 definitions, retry parameters read from the pipeline's definition dict and the batch
@@ -51,6 +55,7 @@ STATE_FUNCTION = {
     "Compress": "compress",
     "ReportFailure": "compress",
 }
+STAGES = ("ingest", "transform", "compress")
 SIZES = (1_000, 10_000, 100_000)
 CONCURRENCIES = (10, 100)
 # Documents in flight per reserved execution: each document spends about two thirds of
@@ -128,6 +133,42 @@ def local_burst(documents: int, concurrency: int, speedup: float) -> LocalBurst:
         processed=processed,
         failed=documents - processed,
         throttled_attempts=throttled,
+        drain_seconds=drain,
+        ideal_seconds=max(busy.values()) / concurrency,
+        busy_seconds={k: round(v, 1) for k, v in sorted(busy.items())},
+    )
+
+
+def local_queued_burst(documents: int, concurrency: int, speedup: float) -> LocalBurst:
+    """Uploads ``documents`` small PDFs at once to a queued local stack; waits for them."""
+    from functions.status import read_status
+    from pipeline.local.moto_hooks import retry_clock
+    from pipeline.local.stack import LocalStack
+    from tests import docgen
+
+    settings = replace(
+        load_stack_settings("dev"),
+        reserved_concurrency=concurrency,
+        uploads="queued",
+        uploads_max_concurrency=max(4, round(concurrency * BACKFILL_WIDTH)),
+    )
+    bodies = [docgen.text_pdf(f"burst document {i}") for i in range(documents)]
+    with retry_clock(speedup), LocalStack(settings=settings) as stack:
+        began = time.monotonic()
+        keys = [stack.upload(f"burst/{i:05}.pdf", body).key for i, body in enumerate(bodies)]
+        stack.wait(timeout=3600)
+        drain = time.monotonic() - began
+        states = [read_status(stack.s3, stack.output_bucket, key) for key in keys]
+        pools = {name: pool for name, pool in stack.lambdas.pools().items() if name in STAGES}
+    processed = sum(1 for status in states if status is not None and status.state == "succeeded")
+    busy = {name: pool.busy_seconds for name, pool in pools.items()}
+    return LocalBurst(
+        documents=documents,
+        concurrency=concurrency,
+        speedup=speedup,
+        processed=processed,
+        failed=documents - processed,
+        throttled_attempts=sum(pool.throttled for pool in pools.values()),
         drain_seconds=drain,
         ideal_seconds=max(busy.values()) / concurrency,
         busy_seconds={k: round(v, 1) for k, v in sorted(busy.items())},
@@ -247,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     # A deployed transform takes 2 s; a local invocation about 0.85 s: waits x 2.4 keep
     # the deployed proportion between retry waits and work.
     parser.add_argument("--speedup", type=float, default=2.4)
+    parser.add_argument("--uploads", choices=("direct", "queued"), default="direct")
     parser.add_argument("--skip-local", action="store_true")
     parser.add_argument(
         "--backfill", type=int, default=0, metavar="N", help="also backfill N objects locally"
@@ -256,13 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = paper_model()
     local = None
     if not args.skip_local:
-        local = local_burst(args.documents, args.concurrency, args.speedup)
+        burst = local_queued_burst if args.uploads == "queued" else local_burst
+        local = burst(args.documents, args.concurrency, args.speedup)
     dev = load_stack_settings("dev")
     backfill = None
     if args.backfill:
-        backfill = local_backfill(
-            args.backfill, dev.backfill_max_concurrency, dev.batch_size
-        )
+        backfill = local_backfill(args.backfill, dev.backfill_max_concurrency, dev.batch_size)
     if args.json:
         print(
             json.dumps(
@@ -277,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if local is not None:
         print(
-            f"local burst: {local.documents} documents, reserved concurrency "
+            f"local burst ({args.uploads} uploads): {local.documents} documents, reserved "
+            f"concurrency "
             f"{local.concurrency}, retry clock x{local.speedup:g}: processed "
             f"{local.processed}, failed {local.failed}, throttled attempts "
             f"{local.throttled_attempts}, drain {local.drain_seconds:.1f} s, ideal "

@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 
 from functions.dispatch import UPLOADS_STATE_MACHINE
+from pipeline.config import Settings
 from pipeline.local.deploy import (
     Clients,
     Deployed,
@@ -24,14 +25,17 @@ from pipeline.local.deploy import (
     create_function,
     state_machine_role,
 )
+from pipeline.local.event_source import MappingConfig
 from pipeline.local.lambdas import LocalLambda
-from pipeline.local.names import STATE_MACHINE
+from pipeline.local.names import REGION, STATE_MACHINE
 from pipeline.uploads import (
+    BATCHING_WINDOW_SECONDS,
     DISPATCH_HANDLER,
     DISPATCH_MEMORY_MB,
     DISPATCH_TIMEOUT_SECONDS,
     MAX_RECEIVE_COUNT,
     VISIBILITY_TIMEOUT_SECONDS,
+    batches_at_once,
     uploads_definition,
     uploads_name,
 )
@@ -124,4 +128,17 @@ def deploy_queued(
         state_machine_arn=state_machine_arn,
         dispatch_arn=create_function(DISPATCH, dispatch, deployment, aws, lambdas),
         visibility_timeout_seconds=visibility,
+    )
+
+
+def mapping_config(uploads: QueuedUploads, settings: Settings) -> MappingConfig:
+    """The event source mapping's configuration, as the deployed stack's."""
+    return MappingConfig(
+        queue_url=uploads.queue_url,
+        queue_arn=uploads.queue_arn,
+        function_arn=uploads.dispatch_arn,
+        batch_size=settings.batch_size,
+        window_seconds=BATCHING_WINDOW_SECONDS,
+        max_batches=batches_at_once(settings.uploads_max_concurrency),
+        region=REGION,
     )

@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pipeline.config import Settings, load_stack_settings
 from pipeline.local import deploy
 from pipeline.local.deploy import Clients, Deployed, Deployment
-from pipeline.local.event_source import EventSourceMapping, MappingConfig
+from pipeline.local.event_source import EventSourceMapping
 from pipeline.local.events import (
     DELIVERY_TIMEOUT_SECONDS,
     Target,
@@ -45,11 +45,10 @@ from pipeline.local.events import (
 from pipeline.local.inputs import UsageError
 from pipeline.local.lambdas import LocalLambda
 from pipeline.local.moto_hooks import ObjectCreated, moto_server
-from pipeline.local.queued import DISPATCH, QueuedUploads, deploy_queued
+from pipeline.local.queued import DISPATCH, QueuedUploads, deploy_queued, mapping_config
 from pipeline.models import provision_local
 from pipeline.packaging import HANDLERS, build_code_archive
 from pipeline.trigger import event_pattern
-from pipeline.uploads import BATCHING_WINDOW_SECONDS, batches_at_once
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -255,16 +254,9 @@ class LocalStack:
         self.uploads = deploy_queued(
             spec, aws, self.lambdas, deployed, self.options.visibility_timeout_seconds
         )
-        config = MappingConfig(
-            queue_url=self.uploads.queue_url,
-            queue_arn=self.uploads.queue_arn,
-            function_arn=self.uploads.dispatch_arn,
-            batch_size=self.settings.batch_size,
-            window_seconds=BATCHING_WINDOW_SECONDS,
-            max_batches=batches_at_once(self.settings.uploads_max_concurrency),
-            region=self.region,
+        mapping = EventSourceMapping(
+            aws.sqs, mapping_config(self.uploads, self.settings), self.lambdas.invoke
         )
-        mapping = EventSourceMapping(aws.sqs, config, self.lambdas.invoke)
         mapping.start()
         self._mapping = mapping
         self._exit.callback(mapping.stop)

@@ -224,7 +224,7 @@ def _batches(stack: LocalStack) -> list[dict[str, Any]]:
         stateMachineArn=stack.uploads.state_machine_arn
     )
     arns = [item["executionArn"] for page in pages for item in page["executions"]]
-    described = [stack.sfn.describe_execution(executionArn=arn) for arn in arns]
+    described = [dict(stack.sfn.describe_execution(executionArn=arn)) for arn in arns]
     return sorted(described, key=lambda execution: execution["startDate"])
 
 
