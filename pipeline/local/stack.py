@@ -159,7 +159,8 @@ class LocalStack:
         self.lambdas = LocalLambda(self.options.transient_failures)
         self._exit = contextlib.ExitStack()
         self._rule: TriggerRule | None = None
-        self._mapping: EventSourceMapping | None = None
+        # The uploads queue's event source mapping (None unless uploads are queued).
+        self.mapping: EventSourceMapping | None = None
         self._aws: Clients | None = None
         self.mount = Path()
         self.endpoint = ""
@@ -254,12 +255,10 @@ class LocalStack:
         self.uploads = deploy_queued(
             spec, aws, self.lambdas, deployed, self.options.visibility_timeout_seconds
         )
-        mapping = EventSourceMapping(
-            aws.sqs, mapping_config(self.uploads, self.settings), self.lambdas.invoke
-        )
-        mapping.start()
-        self._mapping = mapping
-        self._exit.callback(mapping.stop)
+        config = mapping_config(self.uploads, self.settings)
+        self.mapping = EventSourceMapping(aws.sqs, config, self.lambdas.invoke)
+        self.mapping.start()
+        self._exit.callback(self.mapping.stop)
         return send_message(aws.sqs, self.uploads.queue_url)
 
     def _open_logs(self) -> dict[str, IO[bytes]]:
@@ -352,7 +351,7 @@ class LocalStack:
         running."""
         if self._rule is None or not self._rule.idle:
             return False
-        if self._mapping is not None and not self._mapping.idle:
+        if self.mapping is not None and not self.mapping.idle:
             return False
         return not self.running()
 
@@ -387,11 +386,6 @@ class LocalStack:
             outputs["uploadsDeadLetterQueueUrl"] = self.uploads.dead_letter_url
             outputs["uploadsStateMachineArn"] = self.uploads.state_machine_arn
         return outputs
-
-    @property
-    def mapping(self) -> EventSourceMapping | None:
-        """The uploads queue's event source mapping (None unless uploads are queued)."""
-        return self._mapping
 
     def environment(self) -> dict[str, str]:
         """Returns the environment that points boto3 and the AWS CLI at this stack."""
