@@ -184,7 +184,6 @@ class FunctionPool:
         started: Worker processes started (cold starts).
         throttled: Invocations refused for the reserved concurrency.
         invocations: Invocations run (whatever their outcome).
-        busy_seconds: Time spent running them (what the function is billed for).
     """
 
     def __init__(self, spec: FunctionSpec, log: IO[bytes] | None = None) -> None:
@@ -199,7 +198,6 @@ class FunctionPool:
         self.started = 0
         self.throttled = 0
         self.invocations = 0
-        self.busy_seconds = 0.0
 
     def _start_worker(self) -> _Worker:
         request_read, request_write = os.pipe()
@@ -274,14 +272,12 @@ class FunctionPool:
                 self.throttled += 1
                 raise ThrottledError
             self._in_flight += 1
-        began = time.monotonic()
         try:
             return self._invoke(payload, request_id or str(uuid.uuid4()))
         finally:
             with self._lock:
                 self._in_flight -= 1
                 self.invocations += 1
-                self.busy_seconds += time.monotonic() - began
 
     def _invoke(self, payload: str, request_id: str) -> InvocationResult:
         timeout = self.spec.timeout_seconds

@@ -85,10 +85,6 @@ class LocalLambda:
             return _crashed()
         return pool.invoke(payload)
 
-    def pools(self) -> dict[str, FunctionPool]:
-        """Function name -> its workers (their counters: invocations, throttled, busy)."""
-        return {self._names[arn]: pool for arn, pool in self._pools.items()}
-
     def close(self) -> None:
         """Stops every worker."""
         for pool in self._pools.values():
