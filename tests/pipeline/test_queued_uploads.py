@@ -65,8 +65,9 @@ def _machine(sfn: Any, iam: Any, name: str, states: dict[str, Any], kind: str) -
 def test_start_sync_execution_answers_as_the_api_does() -> None:
     """This test ensures that the local moto answers StartSyncExecution on an EXPRESS
     state machine once the execution has ended, with the API's response shape (output
-    when it succeeded, error and cause when it failed), and refuses a STANDARD one."""
-    with moto_server(LocalLambda()) as endpoint:
+    when it succeeded, error and cause when it failed, TIMED_OUT past Express's limit),
+    and refuses a STANDARD one."""
+    with moto_server(LocalLambda(), express_timeout_seconds=1) as endpoint:
         sfn = _sfn(endpoint)
         iam = boto3.client(
             "iam",
@@ -79,9 +80,13 @@ def test_start_sync_execution_answers_as_the_api_does() -> None:
         fails = {"Stop": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}}
         good = _machine(sfn, iam, "good", passes, "EXPRESS")
         bad = _machine(sfn, iam, "bad", fails, "EXPRESS")
+        slow = _machine(
+            sfn, iam, "slow", {"Nap": {"Type": "Wait", "Seconds": 30, "End": True}}, "EXPRESS"
+        )
         standard = _machine(sfn, iam, "standard", passes, "STANDARD")
         succeeded = sfn.start_sync_execution(stateMachineArn=good, name="one", input='{"n": 7}')
         failed = sfn.start_sync_execution(stateMachineArn=bad, input="{}")
+        timed_out = sfn.start_sync_execution(stateMachineArn=slow, input="{}")
         with pytest.raises(ClientError) as refused:
             sfn.start_sync_execution(stateMachineArn=standard, input="{}")
     assert succeeded["status"] == "SUCCEEDED"
@@ -96,6 +101,8 @@ def test_start_sync_execution_answers_as_the_api_does() -> None:
     assert (failed["error"], failed["cause"]) == ("Broken", "on purpose")
     assert "output" not in failed
     assert {"executionArn", "startDate", "stopDate", "input"} <= set(failed)
+    assert (timed_out["status"], timed_out["error"]) == ("TIMED_OUT", "States.Timeout")
+    assert "output" not in timed_out
     assert refused.value.response["Error"]["Code"] == "StateMachineTypeNotSupported"
 
 
