@@ -33,6 +33,7 @@ from pipeline.local.invoker import InvocationResult
 from pipeline.local.lambdas import Fault, LocalLambda
 from pipeline.local.moto_hooks import moto_server, retry_clock
 from pipeline.local.names import DUMMY_CREDENTIALS, REGION
+from pipeline.local.runner import run
 from pipeline.local.stack import LocalStack, StackOptions
 from pipeline.uploads import MAX_RECEIVE_COUNT
 from tests import docgen
@@ -325,3 +326,20 @@ def test_a_message_that_is_no_execution_input_ends_in_the_dead_letter_queue() ->
     # while the mapping still gathers one), none of them deleted.
     assert (stats.records, stats.deleted) == (MAX_RECEIVE_COUNT, 0)
     assert ran == []
+
+
+@pytest.mark.slow
+def test_run_follows_each_document_in_its_own_execution_even_for_a_queued_stack(
+    tmp_path: Path,
+) -> None:
+    """This test ensures that ``python -m pipeline run`` on a stack whose settings say
+    ``uploads: queued`` still runs each document in an execution of its own, whose
+    failed attempts it reports, and leaves a clean workspace."""
+    source = tmp_path / "letter.pdf"
+    source.write_bytes(docgen.text_pdf("run keeps direct uploads"))
+    result = run([source], tmp_path / "out", settings=QUEUED, transient_failures={"ingest": 1})
+    (document,) = result.documents
+    assert document.status == "succeeded"
+    assert document.execution_arn.startswith("arn:aws:states:")
+    assert document.failed_attempts == (("Ingest", "Lambda.ServiceException"),)
+    assert result.leftovers == ()
