@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     python benchmarks/burst.py [--documents 300] [--concurrency 2] [--speedup 2.4]
-                               [--skip-local] [--json]
+                               [--uploads direct|queued] [--skip-local] [--json]
 
 (a) Local: a burst of small documents uploaded at once to a local stack whose functions
 have ``--concurrency`` reserved concurrent executions, enforced as Lambda does (an
@@ -12,7 +12,11 @@ definition is the deployed one; its retry waits run ``--speedup`` times faster, 
 local invocation takes a fraction of a deployed one. Reported: processed, failed, drain
 time (first upload to last execution end), and drain over the ideal, which is the work
 of the busiest function (its invocations' seconds, from the execution histories) over
-its concurrency.
+its concurrency. With ``--uploads queued`` the burst goes through the uploads queue
+(``pipeline.local.event_source``: batches of ``batchSize``, ``uploadsMaxConcurrency``
+documents at once, set to 1.5 x the reserved concurrency and at least 4) and Express
+batches; the documents are counted from their status documents and the work from the
+batches' execution histories, as for direct uploads.
 
 (b) Paper model (``burst_model.py``, assumptions in its docstring) of the deployed
 definitions, retry parameters read from the pipeline's definition dict and the batch
@@ -125,6 +129,78 @@ def local_burst(documents: int, concurrency: int, speedup: float) -> LocalBurst:
             for function, value in seconds.items():
                 busy[function] += value
     processed = statuses.count("SUCCEEDED")
+    return LocalBurst(
+        documents=documents,
+        concurrency=concurrency,
+        speedup=speedup,
+        processed=processed,
+        failed=documents - processed,
+        throttled_attempts=throttled,
+        drain_seconds=drain,
+        ideal_seconds=max(busy.values()) / concurrency,
+        busy_seconds={k: round(v, 1) for k, v in sorted(busy.items())},
+    )
+
+
+def _batch_history(sfn: Any, arn: str) -> tuple[dict[str, float], int]:
+    """:func:`_history` for an Express batch, whose documents' events interleave: each
+    task's end names its start (``previousEventId``), and the start its scheduling,
+    which names the function."""
+    events = {
+        event["id"]: event
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+        for event in page["events"]
+    }
+    busy: dict[str, float] = defaultdict(float)
+    throttled = 0
+    for event in events.values():
+        if event["type"] == "TaskFailed":
+            details = event.get("taskFailedEventDetails") or {}
+            throttled += details.get("error") == "Lambda.TooManyRequestsException"
+        if event["type"] != "TaskSucceeded":
+            continue
+        started = events[event["previousEventId"]]
+        scheduled = events[started["previousEventId"]]["taskScheduledEventDetails"]
+        function = json.loads(scheduled["parameters"])["FunctionName"].rpartition("docpipe-")[2]
+        busy[function] += (event["timestamp"] - started["timestamp"]).total_seconds()
+    return busy, throttled
+
+
+def local_queued_burst(
+    documents: int, concurrency: int, speedup: float, in_flight: int | None = None
+) -> LocalBurst:
+    """Uploads ``documents`` small PDFs at once to a queued local stack; waits for them.
+
+    ``in_flight`` is ``uploadsMaxConcurrency`` (default: 1.5 x ``concurrency``, at least 4).
+    """
+    from functions.status import read_status
+    from pipeline.local.moto_hooks import retry_clock
+    from pipeline.local.stack import LocalStack
+    from tests import docgen
+
+    settings = replace(
+        load_stack_settings("dev"),
+        reserved_concurrency=concurrency,
+        uploads="queued",
+        uploads_max_concurrency=in_flight or max(4, round(concurrency * BACKFILL_WIDTH)),
+    )
+    bodies = [docgen.text_pdf(f"burst document {i}") for i in range(documents)]
+    busy: dict[str, float] = defaultdict(float)
+    throttled = 0
+    with retry_clock(speedup), LocalStack(settings=settings) as stack:
+        began = time.monotonic()
+        keys = [stack.upload(f"burst/{i:05}.pdf", body).key for i, body in enumerate(bodies)]
+        stack.wait(timeout=3600)
+        drain = time.monotonic() - began
+        states = [read_status(stack.s3, stack.output_bucket, key) for key in keys]
+        uploads = stack.outputs()["uploadsStateMachineArn"]
+        pages = stack.sfn.get_paginator("list_executions").paginate(stateMachineArn=uploads)
+        for batch in (item for page in pages for item in page["executions"]):
+            seconds, refused = _batch_history(stack.sfn, batch["executionArn"])
+            throttled += refused
+            for function, value in seconds.items():
+                busy[function] += value
+    processed = sum(1 for status in states if status is not None and status.state == "succeeded")
     return LocalBurst(
         documents=documents,
         concurrency=concurrency,
@@ -254,6 +330,13 @@ def main(argv: list[str] | None = None) -> int:
     # A deployed transform takes 2 s; a local invocation about 0.85 s: waits x 2.4 keep
     # the deployed proportion between retry waits and work.
     parser.add_argument("--speedup", type=float, default=2.4)
+    parser.add_argument("--uploads", choices=("direct", "queued"), default="direct")
+    parser.add_argument(
+        "--uploads-max-concurrency",
+        type=int,
+        metavar="N",
+        help="queued: documents in flight (default: 1.5 x --concurrency, at least 4)",
+    )
     parser.add_argument("--skip-local", action="store_true")
     parser.add_argument(
         "--backfill", type=int, default=0, metavar="N", help="also backfill N objects locally"
@@ -263,7 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = paper_model()
     local = None
     if not args.skip_local:
-        local = local_burst(args.documents, args.concurrency, args.speedup)
+        if args.uploads == "queued":
+            local = local_queued_burst(
+                args.documents, args.concurrency, args.speedup, args.uploads_max_concurrency
+            )
+        else:
+            local = local_burst(args.documents, args.concurrency, args.speedup)
     dev = load_stack_settings("dev")
     backfill = None
     if args.backfill:
@@ -282,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if local is not None:
         print(
-            f"local burst: {local.documents} documents, reserved concurrency "
+            f"local burst ({args.uploads} uploads): {local.documents} documents, reserved "
+            f"concurrency "
             f"{local.concurrency}, retry clock x{local.speedup:g}: processed "
             f"{local.processed}, failed {local.failed}, throttled attempts "
             f"{local.throttled_attempts}, drain {local.drain_seconds:.1f} s, ideal "

@@ -1,4 +1,9 @@
-"""``run PATH... --out DIR``: the pipeline on local files, in a one-off local stack."""
+"""``run PATH... --out DIR``: the pipeline on local files, in a one-off local stack.
+
+The stack always has direct uploads (one execution per document, which the summary
+reports), even when the stack's settings say ``uploads: queued``; ``serve`` runs a
+queued stack as deployed (:mod:`pipeline.local.runner`).
+"""
 
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ It starts what ``run`` starts (:class:`~pipeline.local.stack.LocalStack`: moto o
 127.0.0.1 only, the deployed definition, warm workers, a temporary mount), writes its
 outputs to a state file (``--local`` and ``$DOCPIPE_OUTPUTS`` read it), prints the
 endpoint and the environment that points boto3 and the AWS CLI at it, and waits. Any
-object put into its trigger bucket starts an execution, as on AWS. On Ctrl-C it waits
-for running executions (up to ``--drain`` seconds), stops, checks the workspace and
-removes the state file.
+object put into its trigger bucket starts an execution, as on AWS, or with ``uploads:
+queued`` in the stack's settings waits in the uploads queue for its batch. On Ctrl-C it
+waits for running executions and, queued, for the queue to empty (up to ``--drain``
+seconds), stops, checks the workspace and removes the state file.
 
 Other servers that live as long as the stack (the HTTP API) are started from
 :data:`EXTRA_SERVERS`: each is a function of the stack that returns a context manager
@@ -56,6 +57,7 @@ def banner(stack: LocalStack, state: Path, extra: list[str]) -> str:
         f"  trigger bucket  {stack.trigger_bucket}",
         f"  output bucket   {stack.output_bucket}",
         f"  state machine   {stack.state_machine_arn}",
+        *_queued_lines(stack),
         f"  outputs file    {state}",
         *(f"  {line}" for line in extra),
         "Point the commands and the AWS CLI at it:",
@@ -64,6 +66,15 @@ def banner(stack: LocalStack, state: Path, extra: list[str]) -> str:
         f"  aws s3 cp letter.pdf s3://{stack.trigger_bucket}/letter.pdf",
     ]
     return "\n".join(lines)
+
+
+def _queued_lines(stack: LocalStack) -> list[str]:
+    if stack.uploads is None:
+        return []
+    return [
+        f"  uploads queue   {stack.uploads.queue_url} (uploads: queued)",
+        f"  uploads batches {stack.uploads.state_machine_arn}",
+    ]
 
 
 def _stack(args: argparse.Namespace) -> LocalStack:

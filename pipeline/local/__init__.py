@@ -5,6 +5,8 @@
   use it).
 - :mod:`pipeline.local.deploy`: creates the buckets, functions and state machine in moto.
 - :mod:`pipeline.local.events`: the trigger rule (new object -> execution input).
+- :mod:`pipeline.local.queued`, :mod:`pipeline.local.event_source`: ``uploads: queued``
+  (the uploads queue, its state machine and dispatch function; the event source mapping).
 - :mod:`pipeline.local.lambdas`, :mod:`pipeline.local.invoker`: Lambda invocations in
   warm worker processes (:mod:`pipeline.local.worker`, standard library only).
 - :mod:`pipeline.local.moto_hooks`: the one place that touches moto's internals.

@@ -3,7 +3,8 @@
 That is the versioned trigger and output buckets, the three functions (the code archive,
 handler, timeout, memory and environment the stack gives them) with their local warm
 workers, and the state machine with the deployed definition
-(:func:`pipeline.definition.state_machine_definition`).
+(:func:`pipeline.definition.state_machine_definition`). With ``uploads: queued``,
+:mod:`pipeline.local.queued` adds the uploads queue, its consumer and its state machine.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class Clients:
     s3: S3Client
     sfn: SFNClient
     lambda_: LambdaClient
-    iam: Any  # no stubs for IAM in the dev set
+    sqs: Any  # no stubs for SQS or IAM in the dev set
+    iam: Any
 
 
 def clients(endpoint: str) -> Clients:
@@ -62,6 +64,7 @@ def clients(endpoint: str) -> Clients:
         s3=session.client("s3", endpoint_url=endpoint, config=config),
         sfn=session.client("stepfunctions", endpoint_url=endpoint, config=config),
         lambda_=session.client("lambda", endpoint_url=endpoint, config=config),
+        sqs=session.client("sqs", endpoint_url=endpoint, config=config),
         iam=session.client("iam", endpoint_url=endpoint, config=config),
     )
 
@@ -98,8 +101,27 @@ def extract_archive(archive: Path, destination: Path) -> Path:
     return destination
 
 
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One function's Lambda configuration (what the stack gives it)."""
+
+    handler: str
+    memory_mb: int
+    timeout_seconds: int
+    environment: Mapping[str, str]
+    reserved_concurrency: int = -1
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What :func:`deploy` created: the state machine's ARN and function name -> ARN."""
+
+    state_machine_arn: str
+    functions: Mapping[str, str]
+
+
 def _worker_environment(
-    name: str, function_env: Mapping[str, str], deployment: Deployment
+    name: str, function: FunctionConfig, deployment: Deployment
 ) -> dict[str, str]:
     """The environment of a worker: the function's plus what Lambda itself sets."""
     environment = {
@@ -107,11 +129,11 @@ def _worker_environment(
         "LANG": "C.UTF-8",
         "TZ": "UTC",
         "LAMBDA_TASK_ROOT": str(deployment.task_root),
-        "_HANDLER": HANDLERS[name],
+        "_HANDLER": function.handler,
         "AWS_REGION": REGION,
         "AWS_DEFAULT_REGION": REGION,
         "AWS_LAMBDA_FUNCTION_NAME": f"docpipe-{name}",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(deployment.settings.memory_mb[name]),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/docpipe-{name}",
         # Lambda's execution role credentials; here, ones moto accepts.
@@ -119,7 +141,7 @@ def _worker_environment(
         # boto3 in the handler then talks to the moto server, like the rest of the stack.
         "AWS_ENDPOINT_URL": deployment.endpoint,
     }
-    environment.update(function_env)
+    environment.update(function.environment)
     return environment
 
 
@@ -134,41 +156,64 @@ def _create_buckets(s3: S3Client) -> None:
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
-def _create_function(name: str, deployment: Deployment, aws: Clients, lambdas: LocalLambda) -> str:
-    """Creates function ``name`` in moto and its workers; returns its ARN."""
+def create_function(
+    name: str, function: FunctionConfig, deployment: Deployment, aws: Clients, lambdas: LocalLambda
+) -> str:
+    """Creates function ``docpipe-<name>`` in moto and its workers; returns its ARN."""
     settings = deployment.settings
-    function_env = function_environment(
-        settings, output_bucket=OUTPUT_BUCKET, mount_path=str(deployment.mount)
-    )
     created = aws.lambda_.create_function(
         FunctionName=f"docpipe-{name}",
         Runtime=f"python{settings.python_version}",  # type: ignore[arg-type]
         Role=_role(aws.iam, f"docpipe-{name}", "lambda.amazonaws.com"),
-        Handler=HANDLERS[name],
+        Handler=function.handler,
         Code={"ZipFile": deployment.archive.read_bytes()},
-        Timeout=settings.function_timeout_seconds,
-        MemorySize=settings.memory_mb[name],
+        Timeout=function.timeout_seconds,
+        MemorySize=function.memory_mb,
         Architectures=[settings.architecture],  # type: ignore[list-item]
-        Environment={"Variables": function_env},
+        Environment={"Variables": dict(function.environment)},
     )
     spec = FunctionSpec(
         name=f"docpipe-{name}",
         arn=str(created["FunctionArn"]),
-        handler=HANDLERS[name],
+        handler=function.handler,
         task_root=deployment.task_root,
-        environment=_worker_environment(name, function_env, deployment),
-        timeout_seconds=settings.function_timeout_seconds,
-        memory_mb=settings.memory_mb[name],
-        reserved_concurrency=settings.reserved_concurrency,
+        environment=_worker_environment(name, function, deployment),
+        timeout_seconds=function.timeout_seconds,
+        memory_mb=function.memory_mb,
+        reserved_concurrency=function.reserved_concurrency,
     )
     lambdas.add(name, FunctionPool(spec, deployment.logs.get(name)))
     return spec.arn
 
 
-def deploy(deployment: Deployment, aws: Clients, lambdas: LocalLambda) -> str:
-    """Creates the buckets, functions and state machine; returns the state machine ARN."""
+def _stage(name: str, settings: Settings, mount: Path) -> FunctionConfig:
+    """The configuration of pipeline stage ``name`` (ingest, transform or compress)."""
+    return FunctionConfig(
+        handler=HANDLERS[name],
+        memory_mb=settings.memory_mb[name],
+        timeout_seconds=settings.function_timeout_seconds,
+        environment=function_environment(
+            settings, output_bucket=OUTPUT_BUCKET, mount_path=str(mount)
+        ),
+        reserved_concurrency=settings.reserved_concurrency,
+    )
+
+
+def state_machine_role(aws: Clients, name: str) -> str:
+    """Creates a role Step Functions may assume; returns its ARN."""
+    return _role(aws.iam, name, "states.amazonaws.com")
+
+
+def deploy(deployment: Deployment, aws: Clients, lambdas: LocalLambda) -> Deployed:
+    """Creates the buckets, functions and state machine."""
     _create_buckets(aws.s3)
-    arns = {name: _create_function(name, deployment, aws, lambdas) for name in HANDLERS}
+    settings = deployment.settings
+    arns = {
+        name: create_function(
+            name, _stage(name, settings, deployment.mount), deployment, aws, lambdas
+        )
+        for name in HANDLERS
+    }
     definition = state_machine_definition(
         arns["ingest"],
         arns["transform"],
@@ -180,7 +225,7 @@ def deploy(deployment: Deployment, aws: Clients, lambdas: LocalLambda) -> str:
     created = aws.sfn.create_state_machine(
         name=STATE_MACHINE,
         definition=json.dumps(definition),
-        roleArn=_role(aws.iam, "docpipe-states", "states.amazonaws.com"),
+        roleArn=state_machine_role(aws, "docpipe-states"),
         type="STANDARD",
     )
-    return str(created["stateMachineArn"])
+    return Deployed(str(created["stateMachineArn"]), arns)

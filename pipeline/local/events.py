@@ -2,13 +2,15 @@
 
 On AWS the trigger bucket sends "Object Created" events to EventBridge, and a rule
 (pattern :func:`pipeline.trigger.event_pattern`) starts the state machine with the input
-its transformer makes (:func:`pipeline.trigger.apply_input_transformer`). moto's
-EventBridge does not deliver to Step Functions, so the local stack hooks moto's S3
-notifications instead (:mod:`pipeline.local.moto_hooks`): every object created in any
-bucket, by any client (this process, ``submit``, the AWS CLI, a presigned upload), is
-turned into the event S3 would send, matched against the same pattern, transformed with
-the same transformer and started here. As on AWS, delivery is asynchronous: the upload
-returns first, the execution starts a moment later, from one dispatcher thread.
+its transformer makes (:func:`pipeline.trigger.apply_input_transformer`), or, with
+``uploads: queued``, sends that input to the uploads queue. moto's EventBridge does not
+deliver to Step Functions, so the local stack hooks moto's S3 notifications instead
+(:mod:`pipeline.local.moto_hooks`): every object created in any bucket, by any client
+(this process, ``submit``, the AWS CLI, a presigned upload), is turned into the event S3
+would send, matched against the same pattern, transformed with the same transformer and
+delivered here to the rule's target (:func:`start_execution` or :func:`send_message`).
+As on AWS, delivery is asynchronous: the upload returns first, the execution starts (or
+the message is sent) a moment later, from one dispatcher thread.
 
 Each event gets a sequencer that grows with every write (16 hex digits), as S3's does
 for the writes of one key, so "the newest version wins" can be decided as on AWS.
@@ -22,7 +24,7 @@ import json
 import queue
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pipeline.local.moto_hooks import ObjectCreated
@@ -33,6 +35,33 @@ if TYPE_CHECKING:
 
 # How long put() waits for the rule to start the execution of its object.
 DELIVERY_TIMEOUT_SECONDS = 30.0
+
+#: A rule's target: delivers one execution input; returns the execution ARN or message id.
+Target = Callable[[dict[str, Any]], str]
+
+
+def start_execution(sfn: SFNClient, state_machine_arn: str) -> Target:
+    """The target of direct uploads: an execution of the pipeline per new object."""
+
+    def deliver(execution_input: dict[str, Any]) -> str:
+        started = sfn.start_execution(
+            stateMachineArn=state_machine_arn,
+            name=str(uuid.uuid4()),
+            input=json.dumps(execution_input),
+        )
+        return str(started["executionArn"])
+
+    return deliver
+
+
+def send_message(sqs: Any, queue_url: str) -> Target:
+    """The target of queued uploads: the execution input as a message of the queue."""
+
+    def deliver(execution_input: dict[str, Any]) -> str:
+        sent = sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(execution_input))
+        return str(sent["MessageId"])
+
+    return deliver
 
 
 def matches(pattern: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
@@ -62,20 +91,16 @@ def _utc_now() -> str:
 
 
 class TriggerRule:
-    """Starts an execution of the state machine for each matching new object.
+    """Delivers the execution input of each matching new object to the rule's target.
 
     Args:
-        sfn: A Step Functions client on the local endpoint.
-        state_machine_arn: The rule's target.
+        target: The rule's target (:func:`start_execution` or :func:`send_message`).
         pattern: The rule's event pattern.
         region: The region the events come from.
     """
 
-    def __init__(
-        self, sfn: SFNClient, state_machine_arn: str, pattern: Mapping[str, Any], region: str
-    ) -> None:
-        self._sfn = sfn
-        self._target = state_machine_arn
+    def __init__(self, target: Target, pattern: Mapping[str, Any], region: str) -> None:
+        self._target = target
         self._pattern = pattern
         self._region = region
         self._sequence = itertools.count(1)
@@ -150,17 +175,14 @@ class TriggerRule:
         event = self.event_for(created)
         if not matches(self._pattern, event):
             return None
-        execution_input = apply_input_transformer(event)
-        started = self._sfn.start_execution(
-            stateMachineArn=self._target, name=str(uuid.uuid4()), input=json.dumps(execution_input)
-        )
-        return ("arn", str(started["executionArn"]))
+        return ("arn", self._target(apply_input_transformer(event)))
 
-    def execution_of(self, key: str, version_id: str | None, timeout: float) -> str:
-        """Returns the ARN of the execution started for one object version.
+    def delivery_of(self, key: str, version_id: str | None, timeout: float) -> str:
+        """Returns what the target answered for one object version: the ARN of the
+        execution started, or the id of the message sent.
 
         Raises:
-            RuntimeError: The rule could not start it, or did not within ``timeout``.
+            RuntimeError: The rule could not deliver it, or did not within ``timeout``.
         """
         wanted = (key, version_id)
         with self._done:
@@ -169,8 +191,10 @@ class TriggerRule:
             )
             if wanted in self._failed:
                 raise RuntimeError(
-                    f"the trigger rule could not start {key!r}: {self._failed[wanted]}"
+                    f"the trigger rule could not deliver {key!r}: {self._failed[wanted]}"
                 )
             if not delivered:
-                raise RuntimeError(f"no execution was started for {key!r} in {timeout:.0f} s")
+                raise RuntimeError(
+                    f"the trigger rule delivered nothing for {key!r} in {timeout:.0f} s"
+                )
             return self._started[wanted]

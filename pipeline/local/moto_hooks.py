@@ -24,6 +24,11 @@ moto series:
   tell the local stack's EventBridge (:mod:`pipeline.local.events`) about new objects,
   since moto's EventBridge does not deliver to Step Functions.
 - ``moto.moto_api._internal.models.moto_api_backend.reset()`` empties every backend.
+- moto 5.2 has no StartSyncExecution: :func:`_start_sync_execution` is added to
+  ``moto.stepfunctions.responses.StepFunctionResponse`` (the server calls the method
+  named after the ``X-Amz-Target`` action). It starts the execution with the backend's
+  ``start_execution`` (its interpreter runs it in a thread), waits for the execution's
+  ``status`` to leave ``RUNNING``, and answers with the response shape of the API.
 - The interpreter waits between Retry attempts with ``time.sleep`` in
   ``moto/stepfunctions/parser/asl/component/common/retry/retrier_decl.py``;
   :func:`retry_clock` runs those waits on a faster clock (the definition is unchanged).
@@ -32,10 +37,14 @@ moto series:
 from __future__ import annotations
 
 import contextlib
+import datetime
+import json
 import logging
+import math
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,10 +52,12 @@ from typing import Any, Protocol
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 from moto.core.exceptions import JsonRESTError
+from moto.core.responses import ActionResult
 from moto.moto_api._internal.models import moto_api_backend
 from moto.s3 import notifications as s3_notifications
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from pipeline.local.invoker import InvocationResult
 
@@ -56,6 +67,9 @@ _ACTIVE = threading.Lock()
 # The server logs every request, and the ASL interpreter logs every failed state as an
 # error, which for a document that fails is the expected path: none of it is for the user.
 _NOISY_LOGGERS = ("werkzeug", "moto")
+#: An Express execution that runs longer ends as TIMED_OUT (as on AWS: five minutes).
+EXPRESS_TIMEOUT_SECONDS = 300.0
+_SYNC_POLL_SECONDS = 0.02
 
 
 class Invoker(Protocol):
@@ -145,9 +159,85 @@ def _invoke_through(invoker: Invoker) -> Any:
     return invoke
 
 
+class StateMachineTypeNotSupportedError(JsonRESTError):
+    """StartSyncExecution's answer for a STANDARD state machine."""
+
+    code = 400
+
+    def __init__(self, arn: str) -> None:
+        super().__init__(
+            "StateMachineTypeNotSupported",
+            f"This operation is not supported by this type of state machine: {arn}",
+        )
+
+
+def _billing(started: datetime.datetime, stopped: datetime.datetime) -> dict[str, int]:
+    """Express's billing: duration rounded up to 100 ms, memory in 64 MB steps (the least)."""
+    milliseconds = max(0, int((stopped - started).total_seconds() * 1000))
+    return {
+        "billedMemoryUsedInMB": 64,
+        "billedDurationInMilliseconds": 100 * max(1, math.ceil(milliseconds / 100)),
+    }
+
+
+def _sync_response(execution: Any, status: str) -> dict[str, Any]:
+    """The StartSyncExecution response for an ended ``execution`` of moto's interpreter."""
+    stopped = execution.stop_date or datetime.datetime.now(datetime.UTC)
+    response: dict[str, Any] = {
+        "executionArn": execution.execution_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "startDate": execution.start_date,
+        "stopDate": stopped,
+        "status": status,
+        "input": execution.execution_input,
+        "inputDetails": {"included": True},
+        "billingDetails": _billing(execution.start_date, stopped),
+    }
+    if status == "SUCCEEDED":
+        output = execution.output
+        response["output"] = output if isinstance(output, str) else json.dumps(output)
+        response["outputDetails"] = {"included": True}
+    elif status == "TIMED_OUT":
+        response["error"] = "States.Timeout"
+        response["cause"] = "The execution ran longer than Express allows."
+    else:
+        # An aborted execution (StopExecution) has an empty error and cause.
+        response["error"] = execution.error or "States.Aborted"
+        response["cause"] = execution.cause or "The execution was stopped."
+    return response
+
+
+def _start_sync_execution_through(timeout_seconds: float) -> Any:
+    def start_sync_execution(self: StepFunctionResponse) -> ActionResult:
+        arn = self._get_param("stateMachineArn")
+        backend = self.stepfunction_backend
+        if backend.describe_state_machine(arn).type != "EXPRESS":
+            raise StateMachineTypeNotSupportedError(arn)
+        execution = backend.start_execution(
+            arn, self._get_param("name") or str(uuid.uuid4()), self._get_param("input", "{}")
+        )
+        deadline = time.monotonic() + timeout_seconds
+        while execution.status == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(_SYNC_POLL_SECONDS)
+        status = execution.status
+        if status == "RUNNING":  # past Express's limit: stopped, as AWS ends it
+            backend.stop_execution(execution.execution_arn)
+            status = "TIMED_OUT"
+        # The sync API knows SUCCEEDED, FAILED and TIMED_OUT; a stopped one has FAILED.
+        if status not in ("SUCCEEDED", "TIMED_OUT"):
+            status = "FAILED"
+        return ActionResult(_sync_response(execution, status))
+
+    return start_sync_execution
+
+
 @contextlib.contextmanager
 def moto_server(
-    invoker: Invoker, on_object_created: ObjectListener | None = None, port: int = 0
+    invoker: Invoker,
+    on_object_created: ObjectListener | None = None,
+    port: int = 0,
+    express_timeout_seconds: float = EXPRESS_TIMEOUT_SECONDS,
 ) -> Iterator[str]:
     """Runs moto as a local HTTP server whose Lambda invocations go to ``invoker``.
 
@@ -156,6 +246,8 @@ def moto_server(
         on_object_created: Called (in the server's request thread, so it must return
             quickly) with every object created in any bucket.
         port: The port on 127.0.0.1 to listen on (0: a free one).
+        express_timeout_seconds: How long StartSyncExecution waits before it stops the
+            execution and answers ``TIMED_OUT``.
 
     Yields:
         The endpoint URL (``http://127.0.0.1:<port>``) for boto3 clients, in this process
@@ -185,6 +277,9 @@ def moto_server(
         # (the other one answers canned responses); Docker itself is never started.
         default_user_config["lambda"] = {"use_docker": True}
         LambdaFunction.invoke = _invoke_through(invoker)  # type: ignore[method-assign]
+        StepFunctionResponse.start_sync_execution = _start_sync_execution_through(  # type: ignore[attr-defined]
+            express_timeout_seconds
+        )
         if on_object_created is not None:
             s3_notifications.send_event = _notify_through(original_send_event, on_object_created)
         server.start()
@@ -196,6 +291,8 @@ def moto_server(
         with contextlib.suppress(AssertionError, AttributeError):
             server.stop()  # raises if start() never got as far as creating the thread
         LambdaFunction.invoke = original_invoke  # type: ignore[method-assign]
+        with contextlib.suppress(AttributeError):
+            del StepFunctionResponse.start_sync_execution  # type: ignore[attr-defined]
         s3_notifications.send_event = original_send_event
         default_user_config["stepfunctions"] = saved_config["stepfunctions"]  # type: ignore[typeddict-item]
         default_user_config["lambda"] = saved_config["lambda"]  # type: ignore[typeddict-item]

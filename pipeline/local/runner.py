@@ -6,10 +6,16 @@ every file into its trigger bucket and follows each execution to its end
 (:mod:`pipeline.local.execution`), copies the output bucket's ``processed/`` and
 ``failed/`` to the output directory, and checks the workspace: every job must have
 removed its own.
+
+``run`` always deploys its stack with direct uploads, whatever the stack's ``uploads``
+says: each document then has its own execution, whose failed attempts and history the
+summary reports. Queued uploads run the same states in batches; ``serve`` deploys them
+as the stack's settings say (docs/ARCHITECTURE.md, "Local runner").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -100,7 +106,8 @@ def run(
         out_dir: Where the output bucket's ``processed/`` and ``failed/`` are written.
         profile: A compress profile for every document (else the stack's default).
         concurrency: How many executions run at once (default: the number of CPUs).
-        settings: The stack's settings (default: read from ``Pulumi.<stack>.yaml``).
+        settings: The stack's settings (default: read from ``Pulumi.<stack>.yaml``);
+            uploads are direct whatever their ``uploads`` says (see the module).
         stack: The stack whose settings apply when ``settings`` is not given.
         code_archive: See :class:`StackOptions`.
         mount: See :class:`LocalStack`.
@@ -113,7 +120,8 @@ def run(
         UsageError: Bad paths, output directory, profile or concurrency (nothing ran).
     """
     began = time.monotonic()
-    settings = settings or load_settings(stack)
+    # One execution per document, which the summary follows (see the module docstring).
+    settings = dataclasses.replace(settings or load_settings(stack), uploads="direct")
     checked = _check(paths, out_dir, settings, concurrency, profile)
     if on_start is not None:
         on_start(len(checked.documents))

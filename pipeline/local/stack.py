@@ -5,8 +5,12 @@
 from the code archive with warm local workers, and the state machine with the deployed
 definition. An object put into the trigger bucket, by anyone, starts an execution
 through the EventBridge rule's pattern and input transformer
-(:mod:`pipeline.local.events`). A temporary directory stands in for the EFS mount unless
-one is given. ``python -m pipeline run`` and ``serve`` are clients of it, and so are the
+(:mod:`pipeline.local.events`). With ``uploads: queued`` the rule sends that input to
+the uploads queue instead, and a local event source mapping
+(:mod:`pipeline.local.event_source`) runs it in a batch of the uploads state machine
+through the dispatch function (:mod:`pipeline.local.queued`); an upload then has no
+execution of its own. A temporary directory stands in for the EFS mount unless one is
+given. ``python -m pipeline run`` and ``serve`` are clients of it, and so are the
 tests::
 
     with LocalStack() as stack:
@@ -29,11 +33,19 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pipeline.config import Settings, load_stack_settings
 from pipeline.local import deploy
-from pipeline.local.deploy import Clients, Deployment
-from pipeline.local.events import DELIVERY_TIMEOUT_SECONDS, TriggerRule
+from pipeline.local.deploy import Clients, Deployed, Deployment
+from pipeline.local.event_source import EventSourceMapping
+from pipeline.local.events import (
+    DELIVERY_TIMEOUT_SECONDS,
+    Target,
+    TriggerRule,
+    send_message,
+    start_execution,
+)
 from pipeline.local.inputs import UsageError
 from pipeline.local.lambdas import LocalLambda
 from pipeline.local.moto_hooks import ObjectCreated, moto_server
+from pipeline.local.queued import DISPATCH, QueuedUploads, deploy_queued, mapping_config
 from pipeline.models import provision_local
 from pipeline.packaging import HANDLERS, build_code_archive
 from pipeline.trigger import event_pattern
@@ -56,9 +68,12 @@ class StackOptions:
             the step ``pulumi up`` uses).
         log_dir: Where each function's log output goes (``<function>.log``); None
             discards it, as a deleted log group would.
-        transient_failures: Test hook: function name -> how many of its first
-            invocations fail as a Lambda outage (see :class:`LocalLambda`).
+        transient_failures: Test hook: function name (``dispatch`` too) -> how many of
+            its first invocations fail as a Lambda outage (see :class:`LocalLambda`).
         port: The moto server's port on 127.0.0.1 (0: a free one).
+        visibility_timeout_seconds: Test hook for ``uploads: queued``: the uploads
+            queue's visibility timeout (None: the deployed one), so that a batch that did
+            not finish comes back within a test.
     """
 
     stack: str = "dev"
@@ -66,6 +81,23 @@ class StackOptions:
     log_dir: Path | None = None
     transient_failures: Mapping[str, int] = field(default_factory=dict)
     port: int = 0
+    visibility_timeout_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An object put into the trigger bucket, and what the trigger rule did with it.
+
+    Attributes:
+        version_id: The new object version.
+        delivered: The execution the rule started (direct uploads), or the id of the
+            message it sent to the uploads queue (queued: the document's job is
+            ``upload-<id>``; its status document tells how it ended).
+    """
+
+    key: str
+    version_id: str | None
+    delivered: str
 
 
 def load_settings(stack: str) -> Settings:
@@ -127,10 +159,13 @@ class LocalStack:
         self.lambdas = LocalLambda(self.options.transient_failures)
         self._exit = contextlib.ExitStack()
         self._rule: TriggerRule | None = None
+        # The uploads queue's event source mapping (None unless uploads are queued).
+        self.mapping: EventSourceMapping | None = None
         self._aws: Clients | None = None
         self.mount = Path()
         self.endpoint = ""
         self.state_machine_arn = ""
+        self.uploads: QueuedUploads | None = None
 
     trigger_bucket = deploy.TRIGGER_BUCKET
     output_bucket = deploy.OUTPUT_BUCKET
@@ -150,6 +185,11 @@ class LocalStack:
     def lambda_client(self) -> LambdaClient:
         """A Lambda client on the local endpoint."""
         return self._clients.lambda_
+
+    @property
+    def sqs(self) -> Any:
+        """An SQS client on the local endpoint."""
+        return self._clients.sqs
 
     @property
     def iam(self) -> Any:
@@ -191,20 +231,44 @@ class LocalStack:
         )
         self._aws = deploy.clients(self.endpoint)
         spec = Deployment(self.settings, archive, task_root, self.mount, self.endpoint, logs)
-        self.state_machine_arn = deploy.deploy(spec, self._aws, self.lambdas)
+        deployed = deploy.deploy(spec, self._aws, self.lambdas)
+        self.state_machine_arn = deployed.state_machine_arn
+        target = start_execution(self._aws.sfn, self.state_machine_arn)
+        if self.queued:
+            target = self._start_queued(spec, deployed)
         pattern = event_pattern(self.trigger_bucket, self.settings.trigger_prefix)
-        rule = TriggerRule(self._aws.sfn, self.state_machine_arn, pattern, self.region)
+        rule = TriggerRule(target, pattern, self.region)
         rule.start()
         self._rule = rule
+        # Stopped before the mapping (callbacks run last first): events already received
+        # are still sent to the queue.
         self._exit.callback(rule.stop)
+
+    @property
+    def queued(self) -> bool:
+        """Whether uploads wait in the uploads queue (``uploads: queued``)."""
+        return self.settings.uploads == "queued"
+
+    def _start_queued(self, spec: Deployment, deployed: Deployed) -> Target:
+        """Deploys queued uploads and starts the event source mapping; returns the target."""
+        aws = self._clients
+        self.uploads = deploy_queued(
+            spec, aws, self.lambdas, deployed, self.options.visibility_timeout_seconds
+        )
+        config = mapping_config(self.uploads, self.settings)
+        self.mapping = EventSourceMapping(aws.sqs, config, self.lambdas.invoke)
+        self.mapping.start()
+        self._exit.callback(self.mapping.stop)
+        return send_message(aws.sqs, self.uploads.queue_url)
 
     def _open_logs(self) -> dict[str, IO[bytes]]:
         log_dir = self.options.log_dir
         if log_dir is None:
             return {}
         log_dir.mkdir(parents=True, exist_ok=True)
+        names = [*HANDLERS, DISPATCH] if self.queued else list(HANDLERS)
         return {
-            name: self._exit.enter_context(open(log_dir / f"{name}.log", "ab")) for name in HANDLERS
+            name: self._exit.enter_context(open(log_dir / f"{name}.log", "ab")) for name in names
         }
 
     @property
@@ -224,12 +288,31 @@ class LocalStack:
 
         The execution is started by the trigger rule, as on AWS, with the input the
         rule's transformer makes from the S3 event (a ``docpipe-profile`` entry of
-        ``metadata`` chooses the profile, as object metadata does on AWS).
+        ``metadata`` chooses the profile, as object metadata does on AWS). With
+        ``uploads: queued`` there is no execution per upload: use :meth:`upload`.
 
         Raises:
             ValueError: The key is outside the stack's trigger prefix (no rule matches).
             botocore.exceptions.ClientError: S3 refused the object.
-            RuntimeError: The rule could not start the execution.
+            RuntimeError: The rule could not start the execution, or uploads are queued.
+        """
+        if self.queued:
+            raise RuntimeError(
+                "uploads are queued: an upload has no execution of its own; use upload() "
+                "and follow the key's status document"
+            )
+        return self.upload(key, data_or_path, metadata).delivered
+
+    def upload(
+        self, key: str, data_or_path: bytes | Path, metadata: Mapping[str, str] | None = None
+    ) -> Upload:
+        """Puts an object into the trigger bucket; returns its version and what the trigger
+        rule did with it (see :meth:`put` and :class:`Upload`).
+
+        Raises:
+            ValueError: The key is outside the stack's trigger prefix (no rule matches).
+            botocore.exceptions.ClientError: S3 refused the object.
+            RuntimeError: The rule could not deliver the object's event.
         """
         prefix = self.settings.trigger_prefix
         if not key.startswith(prefix):
@@ -242,7 +325,9 @@ class LocalStack:
             put = self.s3.put_object(
                 Bucket=self.trigger_bucket, Key=key, Body=data_or_path, **extra
             )
-        return self._trigger_rule.execution_of(key, put.get("VersionId"), DELIVERY_TIMEOUT_SECONDS)
+        version = put.get("VersionId")
+        delivered = self._trigger_rule.delivery_of(key, version, DELIVERY_TIMEOUT_SECONDS)
+        return Upload(key, version, delivered)
 
     def start(self, execution_input: Mapping[str, Any], name: str | None = None) -> str:
         """Starts an execution with ``execution_input`` directly (a re-run); returns its ARN."""
@@ -260,14 +345,24 @@ class LocalStack:
         )
         return [item["executionArn"] for page in pages for item in page["executions"]]
 
+    def idle(self) -> bool:
+        """Whether every event was delivered and all the work it started has ended: no
+        execution running and, with queued uploads, the uploads queue empty and no batch
+        running."""
+        if self._rule is None or not self._rule.idle:
+            return False
+        if self.mapping is not None and not self.mapping.idle:
+            return False
+        return not self.running()
+
     def wait(self, timeout: float | None = None) -> None:
-        """Returns once every delivered event's execution has ended.
+        """Returns once every delivered event's work has ended (see :meth:`idle`).
 
         Raises:
-            TimeoutError: Executions were still running after ``timeout`` seconds.
+            TimeoutError: Work was still running after ``timeout`` seconds.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not (self._rule is not None and self._rule.idle) or self.running():
+        while not self.idle():
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"executions still running after {timeout} s")
             time.sleep(_POLL_SECONDS)
@@ -278,7 +373,7 @@ class LocalStack:
 
     def outputs(self) -> dict[str, str]:
         """Returns the stack outputs, named as ``pulumi stack output`` names them."""
-        return {
+        outputs = {
             "triggerBucket": self.trigger_bucket,
             "outputBucket": self.output_bucket,
             "stateMachineArn": self.state_machine_arn,
@@ -286,6 +381,11 @@ class LocalStack:
             "endpoint": self.endpoint,
             "region": self.region,
         }
+        if self.uploads is not None:
+            outputs["uploadsQueueUrl"] = self.uploads.queue_url
+            outputs["uploadsDeadLetterQueueUrl"] = self.uploads.dead_letter_url
+            outputs["uploadsStateMachineArn"] = self.uploads.state_machine_arn
+        return outputs
 
     def environment(self) -> dict[str, str]:
         """Returns the environment that points boto3 and the AWS CLI at this stack."""
