@@ -32,6 +32,9 @@ ClaimState = Literal["processing", "done", "failed"]
 # A processing claim is trusted this long: longer than any job (three stages of at most
 # 15 minutes each, with retries). After it an abandoned job's version is processed again.
 CLAIM_LEASE_SECONDS = 3600.0
+# A job inside an Express execution ends within its five minutes, whatever happens to it:
+# its claim is trusted five minutes and one of margin (clocks, the claim's own write).
+EXPRESS_CLAIM_LEASE_SECONDS = 360.0
 LOCK_LEASE_SECONDS = 300.0
 LOCK_WAIT_SECONDS = 60.0
 _TMP_PREFIX = ".tmp-"
@@ -114,13 +117,19 @@ def current_claim(root: Path, digest: str) -> ClaimRecord | None:
 
 
 def _link_generation(
-    root: Path, digest: str, generation: int, state: ClaimState, job: str, now: float
+    root: Path,
+    digest: str,
+    generation: int,
+    state: ClaimState,
+    job: str,
+    now: float,
+    lease_seconds: float = CLAIM_LEASE_SECONDS,
 ) -> bool:
     directory = root / "claims" / digest
     if directory.exists() and not directory.is_dir():  # a claim of an older release
         directory.unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
-    expires = now + CLAIM_LEASE_SECONDS if state == "processing" else 0.0
+    expires = now + lease_seconds if state == "processing" else 0.0
     record = {"state": state, "job": job, "expires": expires, "time": now}
     if not write_new(directory / f"{generation:010d}", record):
         return False
@@ -131,13 +140,22 @@ def _link_generation(
 
 
 def acquire(
-    root: Path, digest: str, job: str, *, rerun: bool = False, now: float | None = None
+    root: Path,
+    digest: str,
+    job: str,
+    *,
+    rerun: bool = False,
+    now: float | None = None,
+    lease_seconds: float = CLAIM_LEASE_SECONDS,
 ) -> Claimed:
     """Claims an object version for ``job``.
 
     A version nobody claimed, a failed one and one whose processing lease expired are
     claimed; a retried ingest of the same job keeps its own claim; a published one is
-    claimed only when ``rerun`` asks to reprocess it on purpose.
+    claimed only when ``rerun`` asks to reprocess it on purpose. ``lease_seconds`` is how
+    long the claim is trusted: a job that cannot outlive a shorter time (one inside an
+    Express execution, :data:`EXPRESS_CLAIM_LEASE_SECONDS`) lets a later job take over
+    its version that much sooner when it was cut short.
     """
     for _ in range(16):
         moment = time.time() if now is None else now
@@ -150,7 +168,7 @@ def acquire(
             if current.state == "processing" and current.expires > moment:
                 return Claimed.BUSY
         generation = 1 if current is None else current.generation + 1
-        if _link_generation(root, digest, generation, "processing", job, moment):
+        if _link_generation(root, digest, generation, "processing", job, moment, lease_seconds):
             return Claimed.CLAIMED
     return Claimed.BUSY
 

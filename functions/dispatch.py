@@ -9,18 +9,27 @@ synchronously on the uploads state machine (EXPRESS: the pipeline's own states, 
 documents at a time, each with its report when it fails) and tells the mapping which
 messages to deliver again.
 
-Each document's job id is ``upload-<message id>``: a message delivered again runs as the
-same job, and ingest's claim on the object version makes a document already processed a
-no-op. A batch that could not run to its end (Express's five minutes, an API error) is
-delivered again as a whole after the queue's visibility timeout; after
-``maxReceiveCount`` deliveries a message moves to the dead-letter queue, whose alarm
-pages the operator. A message that is not an execution input goes there too, without
-running (only the trigger rule may send to the queue, so one would be a defect).
+Each delivery of a message is its own job, ``upload-<message id>-<delivery>`` (the
+delivery named after the receipt, which is new each time): SQS may deliver a message
+twice at once, and two jobs of one version are kept apart by ingest's claim (one runs,
+the other ends as a duplicate), where one job run twice would share a workspace. A job
+inside an Express execution claims its version for six minutes only, so a delivery that
+comes back after a batch was cut short takes the version over.
+
+A batch that did not run to its end (Express's five minutes, an API error) comes back
+after the queue's visibility timeout. A message delivered again does not go into a
+batch: it starts its own STANDARD pipeline execution (named after the job), which has no
+five-minute limit, so a document too slow for a batch is processed and not retried into
+the dead-letter queue. After ``maxReceiveCount`` deliveries a message moves to the
+dead-letter queue, whose alarm pages the operator; a message that is not an execution
+input goes there too, without running (only the trigger rule may send to the queue, so
+one would be a defect).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -34,7 +43,9 @@ if TYPE_CHECKING:
 
 #: The environment variable naming the uploads state machine.
 UPLOADS_STATE_MACHINE = "UPLOADS_STATE_MACHINE_ARN"
-#: Prefix of a queued document's job id (its message id follows).
+#: The environment variable naming the pipeline state machine (messages delivered again).
+PIPELINE_STATE_MACHINE = "STATE_MACHINE_ARN"
+#: Prefix of a queued document's job id (its message id and delivery follow).
 JOB_PREFIX = "upload-"
 #: The execution input fields a message must carry (``pipeline.trigger.INPUT_TEMPLATE``).
 REQUIRED_FIELDS = ("bucket", "key")
@@ -42,24 +53,37 @@ REQUIRED_FIELDS = ("bucket", "key")
 
 @dataclass(frozen=True)
 class Batch:
-    """A batch of queue messages, sorted into the items to run and the messages to drop.
+    """A batch of queue messages, sorted by how each is run.
 
     Attributes:
-        items: One ``{"input": execution input, "job": job id}`` per runnable message.
+        items: One ``{"input": execution input, "job": job id}`` per message delivered
+            for the first time, to run together in an Express batch.
         ids: The message ids of ``items``, in order.
+        again: ``(message id, item)`` for each message delivered again, to run alone.
         unreadable: Message ids whose body is not an execution input.
     """
 
     items: list[dict[str, Any]]
     ids: list[str]
+    again: list[tuple[str, dict[str, Any]]]
     unreadable: list[str]
+
+
+def job_id(record: Mapping[str, Any]) -> str:
+    """The job of one delivery of a message: its id and a digest of the receipt."""
+    receipt = str(record.get("receiptHandle", ""))
+    delivery = hashlib.sha256(receipt.encode()).hexdigest()[:12]
+    return f"{JOB_PREFIX}{record['messageId']}-{delivery}"
+
+
+def _delivered_before(record: Mapping[str, Any]) -> bool:
+    count = (record.get("attributes") or {}).get("ApproximateReceiveCount", "1")
+    return str(count).isdigit() and int(count) > 1
 
 
 def batch_of(records: Sequence[Mapping[str, Any]]) -> Batch:
     """Reads the SQS records of an event source mapping's event into a batch."""
-    items: list[dict[str, Any]] = []
-    ids: list[str] = []
-    unreadable: list[str] = []
+    batch = Batch([], [], [], [])
     for record in records:
         message_id = str(record["messageId"])
         try:
@@ -69,11 +93,15 @@ def batch_of(records: Sequence[Mapping[str, Any]]) -> Batch:
         if not isinstance(body, dict) or not all(
             isinstance(body.get(name), str) and body[name] for name in REQUIRED_FIELDS
         ):
-            unreadable.append(message_id)
+            batch.unreadable.append(message_id)
             continue
-        items.append({"input": body, "job": JOB_PREFIX + message_id})
-        ids.append(message_id)
-    return Batch(items, ids, unreadable)
+        item = {"input": body, "job": job_id(record)}
+        if _delivered_before(record):
+            batch.again.append((message_id, item))
+        else:
+            batch.items.append(item)
+            batch.ids.append(message_id)
+    return batch
 
 
 def failures(message_ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
@@ -82,11 +110,12 @@ def failures(message_ids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
 
 
 def run_batch(sfn: SFNClient, state_machine_arn: str, batch: Batch) -> list[str]:
-    """Runs ``batch`` on the uploads state machine; returns the message ids to retry.
+    """Runs the first deliveries of ``batch`` on the uploads state machine; returns the
+    message ids to deliver again.
 
     Every document of a batch that ran to its end is done: processed, already processed,
     handed to the pipeline state machine, or failed with its report written. A batch that
-    did not (timed out, failed, or could not start) is retried whole.
+    did not (timed out, failed, or could not start) is delivered again whole.
     """
     log = configure()
     if not batch.items:
@@ -118,6 +147,29 @@ def run_batch(sfn: SFNClient, state_machine_arn: str, batch: Batch) -> list[str]
     return list(batch.ids)
 
 
+def start_alone(sfn: SFNClient, pipeline_arn: str, batch: Batch) -> list[str]:
+    """Starts a pipeline execution for each message delivered again; returns the message
+    ids whose execution could not be started (to deliver again)."""
+    log = configure()
+    retry = []
+    for message_id, item in batch.again:
+        try:
+            sfn.start_execution(
+                stateMachineArn=pipeline_arn, name=item["job"], input=json.dumps(item["input"])
+            )
+        except sfn.exceptions.ExecutionAlreadyExists:
+            continue  # this delivery's execution was started before
+        except Exception as err:  # noqa: BLE001 - any failure to start means deliver again
+            log.warning(
+                "a queued upload delivered again could not start its execution",
+                extra={"error": f"{type(err).__name__}: {err}", "job": item["job"]},
+            )
+            retry.append(message_id)
+            continue
+        log.info("queued upload delivered again runs alone", extra={"job": item["job"]})
+    return retry
+
+
 @functools.cache
 def _sfn() -> SFNClient:
     import boto3
@@ -138,5 +190,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "queue messages that are not execution inputs; they go to the dead-letter queue",
             extra={"messages": batch.unreadable},
         )
+    alone = start_alone(_sfn(), os.environ[PIPELINE_STATE_MACHINE], batch)
     retry = run_batch(_sfn(), os.environ[UPLOADS_STATE_MACHINE], batch)
-    return failures([*batch.unreadable, *retry])
+    return failures([*batch.unreadable, *alone, *retry])

@@ -252,6 +252,19 @@ def _ended(job: str, source: Source, *, duplicate: bool, reason: str) -> IngestR
     )
 
 
+def _lease(event: dict[str, Any]) -> float:
+    """How long this job's claim is trusted: the state machine says a shorter time for a
+    job inside an Express execution (``claimLeaseSeconds``); anything else, the default."""
+    asked = event.get("claimLeaseSeconds")
+    if (
+        isinstance(asked, int | float)
+        and not isinstance(asked, bool)
+        and 0 < asked < claims.CLAIM_LEASE_SECONDS
+    ):
+        return float(asked)
+    return claims.CLAIM_LEASE_SECONDS
+
+
 def ingest(event: dict[str, Any], s3: Any, settings: Settings, log: StageLogger) -> dict[str, Any]:
     """Runs the ingest stage for one execution; returns the state for the next stage."""
     started = time.monotonic()
@@ -278,7 +291,9 @@ def ingest(event: dict[str, Any], s3: Any, settings: Settings, log: StageLogger)
     profile, warnings = choose_profile(ref, source, settings.default_profile)
     digest = claim_digest(source, ref.profile)
     workspace.remember_claim(digest)
-    outcome = claims.acquire(settings.mount_path, digest, workspace.job, rerun=ref.rerun)
+    outcome = claims.acquire(
+        settings.mount_path, digest, workspace.job, rerun=ref.rerun, lease_seconds=_lease(event)
+    )
     if outcome is not Claimed.CLAIMED:
         log.info(
             "duplicate event: the version is published or being processed", extra={"claim": outcome}

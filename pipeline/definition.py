@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from functions.claims import EXPRESS_CLAIM_LEASE_SECONDS
+
 # Transient Lambda and EFS errors, retried with backoff and jitter. Document errors (the
 # codes in functions.errors) are deterministic and are never retried.
 TRANSIENT_ERRORS = (
@@ -152,15 +154,21 @@ class DocumentPaths:
     execution, each carrying ``{"input": ..., "job": ...}`` into its Map iteration and
     every stage's result carrying ``job`` on (:data:`ITERATION`); its failure report
     then reads the document from the failed state (``state``), not the execution input.
+    Those batches are EXPRESS executions, which end within five minutes: ingest is told
+    to trust the document's claim only that long (``claim_lease_seconds``), so that a
+    later job takes over a document whose batch was cut short within minutes, not an hour.
     """
 
     job: str
     ingest_input: str
     report_source: tuple[str, str]
+    claim_lease_seconds: float | None = None
 
 
 EXECUTION = DocumentPaths("$$.Execution.Name", "$", ("input.$", "$$.Execution.Input"))
-ITERATION = DocumentPaths("$.job", "$.input", ("state.$", "$"))
+ITERATION = DocumentPaths(
+    "$.job", "$.input", ("state.$", "$"), claim_lease_seconds=EXPRESS_CLAIM_LEASE_SECONDS
+)
 
 
 def document_states(
@@ -181,9 +189,10 @@ def document_states(
     """
     ingest_arn, transform_arn, compress_arn = functions
     job, timeout = paths.job, task_timeout_seconds
-    ingest = _task(
-        ingest_arn, {"input.$": paths.ingest_input, "job.$": job}, "CheckDuplicate", timeout
-    )
+    ingest_payload: dict[str, Any] = {"input.$": paths.ingest_input, "job.$": job}
+    if paths.claim_lease_seconds is not None:
+        ingest_payload["claimLeaseSeconds"] = paths.claim_lease_seconds
+    ingest = _task(ingest_arn, ingest_payload, "CheckDuplicate", timeout)
     transform = _task(transform_arn, {"Payload.$": "$"}, "NeedsOcr", timeout)
     transform["Parameters"]["Payload"] = {"ingest.$": "$", "job.$": job}
     compress = _task(

@@ -134,10 +134,10 @@ def uploads_queue_policy(arns: UploadsArns) -> dict[str, Any]:
 
 
 def dispatch_policy(arns: UploadsArns, log_group_arn: Any) -> dict[str, Any]:
-    """Returns the dispatch function's policy: read the queue, run batches, write logs and
-    traces (the stack's key use is added from these, see :mod:`pipeline.plain_function`).
-
-    The event source mapping reads and deletes messages with the function's role.
+    """Returns the dispatch function's policy: read the queue, run batches, start the
+    pipeline for a message delivered again, write logs and traces (the stack's key use is
+    added from these, see :mod:`pipeline.plain_function`). The event source mapping reads
+    and deletes messages with the function's role.
     """
     return {
         "Version": "2012-10-17",
@@ -160,6 +160,13 @@ def dispatch_policy(arns: UploadsArns, log_group_arn: Any) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Action": ["states:StartSyncExecution"],
                 "Resource": arns.uploads,
+            },
+            {
+                # A message delivered again runs alone, without Express's time limit.
+                "Sid": "StartThePipeline",
+                "Effect": "Allow",
+                "Action": ["states:StartExecution"],
+                "Resource": arns.pipeline,
             },
         ],
     }

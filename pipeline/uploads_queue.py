@@ -9,7 +9,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
-from functions.dispatch import UPLOADS_STATE_MACHINE
+from functions.dispatch import PIPELINE_STATE_MACHINE, UPLOADS_STATE_MACHINE
 from pipeline.config import Settings
 from pipeline.encryption import states_log_group
 from pipeline.iam import assume_role_policy
@@ -138,7 +138,10 @@ class QueuedUploads(pulumi.ComponentResource):
                 role_description="docpipe dispatch: run queued uploads in Express batches",
                 memory_mb=DISPATCH_MEMORY_MB,
                 timeout_seconds=DISPATCH_TIMEOUT_SECONDS,
-                environment={UPLOADS_STATE_MACHINE: machine.arn},
+                environment={
+                    UPLOADS_STATE_MACHINE: machine.arn,
+                    PIPELINE_STATE_MACHINE: args.pipeline.arn,
+                },
                 policy=lambda log_group_arn: dispatch_policy(arns, log_group_arn),
                 account_id=args.account_id,
                 region=args.region,

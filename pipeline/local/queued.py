@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from functions.dispatch import UPLOADS_STATE_MACHINE
+from functions.dispatch import PIPELINE_STATE_MACHINE, UPLOADS_STATE_MACHINE
 from pipeline.config import Settings
 from pipeline.local.deploy import (
     Clients,
@@ -119,7 +119,10 @@ def deploy_queued(
         handler=DISPATCH_HANDLER,
         memory_mb=DISPATCH_MEMORY_MB,
         timeout_seconds=DISPATCH_TIMEOUT_SECONDS,
-        environment={UPLOADS_STATE_MACHINE: state_machine_arn},
+        environment={
+            UPLOADS_STATE_MACHINE: state_machine_arn,
+            PIPELINE_STATE_MACHINE: deployed.state_machine_arn,
+        },
     )
     return QueuedUploads(
         queue_url=queue_url,

@@ -42,6 +42,30 @@ def test_failed_and_abandoned_claims_are_taken_over(tmp_path: Path) -> None:
     assert not settle(tmp_path, "f", "job-b", "done"), "job-b lost the claim to job-c"
 
 
+def test_a_job_inside_an_express_execution_holds_its_claim_for_minutes(tmp_path: Path) -> None:
+    """A claim taken with the Express lease turns a concurrent job away, and is taken over
+    once its six minutes are over (the Express execution has ended by then), where a
+    pipeline execution's claim still holds."""
+    from functions.claims import EXPRESS_CLAIM_LEASE_SECONDS
+    from functions.ingest import _lease
+
+    assert acquire(tmp_path, "x", "upload-m-1", lease_seconds=EXPRESS_CLAIM_LEASE_SECONDS) is (
+        Claimed.CLAIMED
+    )
+    held = current_claim(tmp_path, "x")
+    assert held is not None
+    assert acquire(tmp_path, "x", "upload-m-2", now=held.expires - 1) is Claimed.BUSY
+    assert acquire(tmp_path, "x", "upload-m-2", now=held.expires + 1) is Claimed.CLAIMED
+    acquire(tmp_path, "y", "execution-1")
+    standard = current_claim(tmp_path, "y")
+    assert standard is not None
+    assert standard.expires - held.expires > claims.CLAIM_LEASE_SECONDS / 2
+    # What ingest takes from its event: the Express lease, or the default for anything else.
+    assert _lease({"claimLeaseSeconds": EXPRESS_CLAIM_LEASE_SECONDS}) == 360.0
+    for asked in (None, "360", 0, -5, 10 * claims.CLAIM_LEASE_SECONDS, True):
+        assert _lease({"claimLeaseSeconds": asked}) == claims.CLAIM_LEASE_SECONDS
+
+
 def test_one_generation_is_linked_once(tmp_path: Path) -> None:
     """Of two jobs taking over the same claim, exactly one wins."""
     path = tmp_path / "0000000002"

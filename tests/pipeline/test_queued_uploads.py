@@ -240,6 +240,21 @@ def _jobs(batch: dict[str, Any]) -> list[str]:
     return [item["job"] for item in json.loads(batch["input"])["Items"]]
 
 
+def _message(job: str | None) -> str | None:
+    """The message id in a queued upload's job id (``upload-<message id>-<delivery>``)."""
+    assert job is not None
+    assert job.startswith(JOB_PREFIX)
+    return job.removeprefix(JOB_PREFIX).rsplit("-", 1)[0]
+
+
+def _alone(stack: LocalStack) -> dict[str, str]:
+    """The pipeline executions (messages delivered again), by name, with their status."""
+    pages = stack.sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=stack.state_machine_arn
+    )
+    return {item["name"]: item["status"] for page in pages for item in page["executions"]}
+
+
 @pytest.mark.slow
 def test_a_burst_through_the_queue_processes_each_document_exactly_once() -> None:
     """This test ensures that a burst of 20 uploads at a reserved concurrency of two ends
@@ -257,51 +272,55 @@ def test_a_burst_through_the_queue_processes_each_document_exactly_once() -> Non
         stats = stack.mapping.stats
         leftovers = stack.workspace_leftovers()
     assert [status.state if status else None for status in statuses] == ["succeeded"] * 20
-    assert [status.execution if status else None for status in statuses] == [
-        JOB_PREFIX + upload.delivered for upload in uploads
+    assert [_message(status.execution) if status else None for status in statuses] == [
+        upload.delivered for upload in uploads
     ]
     assert {batch["status"] for batch in batches} == {"SUCCEEDED"}
-    runs = Counter(job for batch in batches for job in _jobs(batch))
-    assert runs == Counter(JOB_PREFIX + upload.delivered for upload in uploads)
+    runs = Counter(_message(job) for batch in batches for job in _jobs(batch))
+    assert runs == Counter(upload.delivered for upload in uploads)
     assert all(len(_jobs(batch)) <= 3 for batch in batches)
     assert (stats.records, stats.deleted, stats.retried) == (20, 20, 0)
     assert leftovers == []
 
 
 @pytest.mark.slow
-def test_a_batch_that_did_not_finish_is_delivered_again_and_then_processed() -> None:
+def test_a_batch_that_did_not_finish_is_delivered_again_and_then_processed_alone() -> None:
     """This test ensures that a batch whose dispatch invocation failed (a Lambda outage)
     and a batch whose Express execution failed (its failure report could not be written)
-    come back after the visibility timeout and are processed then: the good document
-    succeeds and the damaged one fails with its report, each by its message's job."""
+    come back after the visibility timeout and each message then runs alone, in a
+    pipeline execution named after its new delivery's job: the good document succeeds and
+    the empty one fails with its report."""
     with retry_clock(20), _stack(visibility_timeout_seconds=6) as stack:
         stack.lambdas.fail_next("dispatch", 1)
         good = stack.upload("again/letter.pdf", docgen.text_pdf("delivered twice"))
         stack.wait(timeout=300)
         # Every attempt of the report crashes: the batch's execution fails.
         stack.lambdas.fail_next("compress", 5, Fault.CRASH)
-        bad = stack.upload("again/broken.pdf", b"%PDF-1.4 damaged")
+        bad = stack.upload("again/empty.pdf", b"")
         stack.wait(timeout=300)
         good_status = read_status(stack.s3, stack.output_bucket, good.key)
         bad_status = read_status(stack.s3, stack.output_bucket, bad.key)
         assert bad_status is not None
         report = stack.s3.get_object(Bucket=stack.output_bucket, Key=str(bad_status.report))
-        batches = {job: [b["status"] for b in _batches(stack) if _jobs(b) == [job]] for job in
-                   (JOB_PREFIX + good.delivered, JOB_PREFIX + bad.delivered)}  # fmt: skip
+        batches = [(_message(job), b["status"]) for b in _batches(stack) for job in _jobs(b)]
+        alone = _alone(stack)
         assert stack.mapping is not None
         stats = stack.mapping.stats
         leftovers = stack.workspace_leftovers()
     assert good_status is not None
-    assert (good_status.state, good_status.execution) == ("succeeded", JOB_PREFIX + good.delivered)
-    assert (bad_status.state, bad_status.execution) == ("failed", JOB_PREFIX + bad.delivered)
+    assert good_status.state == "succeeded"
+    assert bad_status.state == "failed"
     assert bad_status.error is not None
-    assert bad_status.error.code == "CORRUPT_DOCUMENT"
-    assert json.loads(report["Body"].read())["error"]["code"] == "CORRUPT_DOCUMENT"
-    # The outage failed the first invocation before any execution; the crashes, one.
-    assert batches == {
-        JOB_PREFIX + good.delivered: ["SUCCEEDED"],
-        JOB_PREFIX + bad.delivered: ["FAILED", "SUCCEEDED"],
-    }
+    assert bad_status.error.code == "EMPTY_DOCUMENT"
+    assert json.loads(report["Body"].read())["error"]["code"] == "EMPTY_DOCUMENT"
+    # The outage failed the good one's first invocation before any batch ran; the bad
+    # one's batch failed. Delivered again, each ran alone under its new job.
+    assert batches == [(bad.delivered, "FAILED")]
+    assert alone == {good_status.execution: "SUCCEEDED", bad_status.execution: "FAILED"}
+    assert [_message(good_status.execution), _message(bad_status.execution)] == [
+        good.delivered,
+        bad.delivered,
+    ]
     assert (stats.batches, stats.retried, stats.failed_batches) == (4, 2, 2)
     assert leftovers == []
 

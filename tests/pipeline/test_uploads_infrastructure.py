@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from functions.dispatch import UPLOADS_STATE_MACHINE
+from functions.dispatch import PIPELINE_STATE_MACHINE, UPLOADS_STATE_MACHINE
 from pipeline.trigger import INPUT_PATHS, INPUT_TEMPLATE
 from pipeline.uploads import (
     BATCHING_WINDOW_SECONDS,
@@ -142,16 +142,20 @@ def test_the_dispatch_function_reads_the_queue_in_bounded_batches(
     """This test ensures that the dispatch function runs the shared code outside the VPC
     without the file system, is fed batches of batchSize messages with at most
     uploadsMaxConcurrency / 2 batches at once and partial batch responses, names the
-    uploads state machine, and may do exactly that: read the queue, start synchronous
-    executions of the uploads state machine, write its logs and traces."""
+    uploads state machine and the pipeline, and may do exactly that: read the queue,
+    start synchronous executions of the uploads state machine, start pipeline executions
+    (for a message delivered again), write its logs and traces."""
 
     def check(values: list[str]) -> None:
-        queue_arn, machine_arn = values
+        queue_arn, machine_arn, pipeline_arn = values
         dispatch = next(f.inputs for f in queued.of_type(FUNCTION) if f.name.endswith("dispatch"))
         assert dispatch["handler"] == DISPATCH_HANDLER
         assert "vpcConfig" not in dispatch
         assert "fileSystemConfig" not in dispatch
-        assert dispatch["environment"]["variables"] == {UPLOADS_STATE_MACHINE: machine_arn}
+        assert dispatch["environment"]["variables"] == {
+            UPLOADS_STATE_MACHINE: machine_arn,
+            PIPELINE_STATE_MACHINE: pipeline_arn,
+        }
         assert machine_arn == f"{STATES}:stateMachine:docpipe-dev-uploads"
         mapping = queued.one(MAPPING).inputs
         assert mapping["eventSourceArn"] == queue_arn
@@ -177,11 +181,14 @@ def test_the_dispatch_function_reads_the_queue_in_bounded_batches(
                 queue_arn,
             ),
             "RunBatches": (["states:StartSyncExecution"], machine_arn),
+            "StartThePipeline": (["states:StartExecution"], pipeline_arn),
             "UploadTraces": (["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
         }
 
-    uploads = queued.globals["workflow"].uploads
-    return pulumi.Output.all(uploads.queue_arn, uploads.state_machine_arn).apply(check)
+    workflow = queued.globals["workflow"]
+    return pulumi.Output.all(
+        workflow.uploads.queue_arn, workflow.uploads.state_machine_arn, workflow.state_machine_arn
+    ).apply(check)
 
 
 @pulumi.runtime.test
