@@ -128,7 +128,21 @@ def local_burst(documents: int, concurrency: int, speedup: float) -> LocalBurst:
             throttled += refused
             for function, value in seconds.items():
                 busy[function] += value
-    processed = statuses.count("SUCCEEDED")
+    return _burst(
+        documents, concurrency, speedup, statuses.count("SUCCEEDED"), throttled, drain, busy
+    )
+
+
+def _burst(
+    documents: int,
+    concurrency: int,
+    speedup: float,
+    processed: int,
+    throttled: int,
+    drain: float,
+    busy: dict[str, float],
+) -> LocalBurst:
+    """A local burst's outcome; its ideal is the busiest function's work over its concurrency."""
     return LocalBurst(
         documents=documents,
         concurrency=concurrency,
@@ -201,17 +215,7 @@ def local_queued_burst(
             for function, value in seconds.items():
                 busy[function] += value
     processed = sum(1 for status in states if status is not None and status.state == "succeeded")
-    return LocalBurst(
-        documents=documents,
-        concurrency=concurrency,
-        speedup=speedup,
-        processed=processed,
-        failed=documents - processed,
-        throttled_attempts=throttled,
-        drain_seconds=drain,
-        ideal_seconds=max(busy.values()) / concurrency,
-        busy_seconds={k: round(v, 1) for k, v in sorted(busy.items())},
-    )
+    return _burst(documents, concurrency, speedup, processed, throttled, drain, busy)
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,27 @@ def batch_states(
     return states
 
 
+def batch_processor(
+    pipeline_arn: Any,
+    functions: tuple[Any, Any, Any],
+    *,
+    task_timeout_seconds: int,
+    ocr_max_concurrency: int,
+) -> dict[str, Any]:
+    """The item processor of a batch's inline Map (a backfill's, and queued uploads'):
+    each item, ``{"input", "job"}``, runs :func:`batch_states`."""
+    return {
+        "ProcessorConfig": {"Mode": "INLINE"},
+        "StartAt": "Route",
+        "States": batch_states(
+            pipeline_arn,
+            functions,
+            task_timeout_seconds=task_timeout_seconds,
+            ocr_max_concurrency=ocr_max_concurrency,
+        ),
+    }
+
+
 def backfill_definition(
     pipeline_arn: Any,
     functions: tuple[Any, Any, Any],
@@ -180,16 +201,12 @@ def backfill_definition(
             },
             "job.$": JOB_ID,
         },
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "INLINE"},
-            "StartAt": "Route",
-            "States": batch_states(
-                pipeline_arn,
-                functions,
-                task_timeout_seconds=task_timeout_seconds,
-                ocr_max_concurrency=ocr_max_concurrency,
-            ),
-        },
+        "ItemProcessor": batch_processor(
+            pipeline_arn,
+            functions,
+            task_timeout_seconds=task_timeout_seconds,
+            ocr_max_concurrency=ocr_max_concurrency,
+        ),
         "End": True,
     }
     documents = {

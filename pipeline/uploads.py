@@ -6,7 +6,7 @@ docs/ARCHITECTURE.md, "Bursts and backfill", says why; the path of one upload::
       -> event source mapping (batches of batchSize, MaximumConcurrency batches at once)
       -> dispatch function (functions/dispatch.py): StartSyncExecution
       -> uploads state machine (EXPRESS): the documents of the batch, two at a time,
-         through the pipeline's own states (:func:`pipeline.backfill.batch_states`)
+         through the pipeline's own states (:func:`pipeline.backfill.batch_processor`)
 
 A burst waits in the queue, where waiting costs nothing, instead of in throttled
 retries; a batch costs one Express request and its duration instead of a STANDARD
@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.backfill import SIDE_BY_SIDE, batch_states
+from pipeline.backfill import SIDE_BY_SIDE, batch_processor
 from pipeline.iam import invoke_the_pipeline_functions, upload_traces, write_own_logs
 from pipeline.queues import tls_only_queue_policy
 
@@ -83,16 +83,12 @@ def uploads_definition(
                     "input.$": "$$.Map.Item.Value.input",
                     "job.$": "$$.Map.Item.Value.job",
                 },
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Route",
-                    "States": batch_states(
-                        pipeline_arn,
-                        functions,
-                        task_timeout_seconds=task_timeout_seconds,
-                        ocr_max_concurrency=ocr_max_concurrency,
-                    ),
-                },
+                "ItemProcessor": batch_processor(
+                    pipeline_arn,
+                    functions,
+                    task_timeout_seconds=task_timeout_seconds,
+                    ocr_max_concurrency=ocr_max_concurrency,
+                ),
                 "End": True,
             }
         },
