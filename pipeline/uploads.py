@@ -11,8 +11,9 @@ docs/ARCHITECTURE.md, "Bursts and backfill", says why; the path of one upload::
 A burst waits in the queue, where waiting costs nothing, instead of in throttled
 retries; a batch costs one Express request and its duration instead of a STANDARD
 execution's state transitions per document. Each document's job id is
-``upload-<message id>`` (:mod:`functions.dispatch`); objects too large for Express's five
-minutes are handed to the STANDARD pipeline state machine, as in a backfill.
+``upload-<message id>-<delivery>`` (:mod:`functions.dispatch`); objects too large for
+Express's five minutes are handed to the STANDARD pipeline state machine, as in a
+backfill, and a message delivered again runs alone in one.
 """
 
 from __future__ import annotations

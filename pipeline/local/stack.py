@@ -92,7 +92,7 @@ class Upload:
         version_id: The new object version.
         delivered: The execution the rule started (direct uploads), or the id of the
             message it sent to the uploads queue (queued: the document's job is
-            ``upload-<id>``; its status document tells how it ended).
+            ``upload-<id>-<delivery>``; its status document tells how it ended).
     """
 
     key: str
