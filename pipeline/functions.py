@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,8 @@ import pulumi_aws as aws
 
 from functions.publish import sha256_file
 from pipeline.config import Settings, function_environment
-from pipeline.encryption import key_statements, lambda_log_group
-from pipeline.iam import assume_role_policy, upload_traces, write_own_logs
+from pipeline.function_identity import IdentityArgs, function_identity
+from pipeline.iam import upload_traces, write_own_logs
 from pipeline.packaging import HANDLERS
 from pipeline.queues import queue_encryption, tls_only_queue_policy
 
@@ -137,8 +138,8 @@ def stage_statements(
 
 
 def function_policy(
-    *,
     log_group_arn: Any,
+    *,
     file_system_arn: Any,
     access_point_arn: Any,
     stage_specific: list[dict[str, Any]],
@@ -263,24 +264,6 @@ class Functions(pulumi.ComponentResource):
         self.functions = {}
         for stage in STAGES:
             function_name = f"{name}-{stage}"
-            log_group = aws.cloudwatch.LogGroup(
-                f"{name}-{stage}-logs",
-                name=lambda_log_group(function_name),
-                retention_in_days=settings.log_retention_days,
-                kms_key_id=args.kms_key_arn,
-                opts=child,
-            )
-            # Lambda documents aws:SourceAccount for execution roles but not aws:SourceArn
-            # (it checks the trust when the function does not exist yet), so the
-            # function's role is tied to this account only.
-            role = aws.iam.Role(
-                f"{name}-{stage}-role",
-                description=f"docpipe {stage} function",
-                assume_role_policy=pulumi.Output.json_dumps(
-                    assume_role_policy("lambda.amazonaws.com", account_id)
-                ),
-                opts=child,
-            )
             granted = stage_statements(
                 stage,
                 trigger_bucket_arn=args.trigger_bucket_arn,
@@ -289,27 +272,28 @@ class Functions(pulumi.ComponentResource):
                 sweep_failure_queue_arn=sweep_failures.arn,
                 models_bucket_arn=args.models_bucket_arn,
             )
-            granted += key_statements(
-                granted, kms_key_arn=args.kms_key_arn, region=region, function_name=function_name
-            )
-            policy = aws.iam.RolePolicy(
-                f"{name}-{stage}-policy",
-                role=role.id,
-                policy=pulumi.Output.json_dumps(
-                    function_policy(
-                        log_group_arn=log_group.arn,
+            identity = function_identity(
+                self,
+                function_name,
+                IdentityArgs(
+                    role_description=f"docpipe {stage} function",
+                    policy=functools.partial(
+                        function_policy,
                         file_system_arn=args.file_system_arn,
                         access_point_arn=args.access_point_arn,
                         stage_specific=granted,
-                    )
+                    ),
+                    account_id=account_id,
+                    region=region,
+                    log_retention_days=settings.log_retention_days,
+                    kms_key_arn=args.kms_key_arn,
                 ),
-                opts=child,
             )
             self.functions[stage] = aws.lambda_.Function(
                 function_name,
                 name=function_name,
                 description=f"docpipe {stage} stage",
-                role=role.arn,
+                role=identity.role.arn,
                 runtime=runtime,
                 architectures=[settings.architecture],
                 handler=HANDLERS[stage],
@@ -321,12 +305,7 @@ class Functions(pulumi.ComponentResource):
                 reserved_concurrent_executions=settings.reserved_concurrency,
                 environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
                 kms_key_arn=args.kms_key_arn,
-                logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-                    log_format="JSON",
-                    log_group=log_group.name,
-                    application_log_level="INFO",
-                    system_log_level="WARN",
-                ),
+                logging_config=identity.logging_config,
                 tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
                 vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                     subnet_ids=args.subnet_ids,
@@ -339,7 +318,9 @@ class Functions(pulumi.ComponentResource):
                 # Lambda checks the role's network-interface permissions when it creates a
                 # function in a VPC, and the first mount fails unless every mount target
                 # is available: both must exist before the function does.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.mount_targets]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[identity.policy, *args.mount_targets]
+                ),
             )
         aws.lambda_.FunctionEventInvokeConfig(
             f"{name}-compress-async",

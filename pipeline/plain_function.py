@@ -1,9 +1,8 @@
 """A function outside the VPC, without the file system or the layer: the HTTP API's and
 the queued uploads' dispatch function (the README's Lambda.3 exceptions).
 
-Each gets its own log group, a role only Lambda may assume on behalf of this account, one
-inline policy (its own statements, then what it may do with the stack's key, derived
-from them), and the shared code archive with JSON logs and active tracing.
+Each gets its identity (:mod:`pipeline.function_identity`: log group, role, one policy)
+and the shared code archive with JSON logs and active tracing.
 """
 
 from __future__ import annotations
@@ -18,9 +17,8 @@ import pulumi_aws as aws
 
 from functions.publish import sha256_file
 from pipeline.config import Settings
-from pipeline.encryption import key_statements, lambda_log_group
+from pipeline.function_identity import IdentityArgs, function_identity
 from pipeline.functions import RUNTIMES
-from pipeline.iam import assume_role_policy
 
 
 @dataclass(frozen=True)
@@ -62,40 +60,24 @@ def plain_function(
 ) -> aws.lambda_.Function:
     """Creates the function ``function_name`` with its log group, role and policy under
     ``parent`` (logical names ``<function_name>-logs``, ``-role`` and ``-policy``)."""
-    child = pulumi.ResourceOptions(parent=parent)
     settings = args.settings
-    log_group = aws.cloudwatch.LogGroup(
-        f"{function_name}-logs",
-        name=lambda_log_group(function_name),
-        retention_in_days=settings.log_retention_days,
-        kms_key_id=args.kms_key_arn,
-        opts=child,
-    )
-    role = aws.iam.Role(
-        f"{function_name}-role",
-        description=args.role_description,
-        # Only Lambda, only on behalf of this account (confused-deputy guard).
-        assume_role_policy=pulumi.Output.json_dumps(
-            assume_role_policy("lambda.amazonaws.com", args.account_id)
+    identity = function_identity(
+        parent,
+        function_name,
+        IdentityArgs(
+            role_description=args.role_description,
+            policy=args.policy,
+            account_id=args.account_id,
+            region=args.region,
+            log_retention_days=settings.log_retention_days,
+            kms_key_arn=args.kms_key_arn,
         ),
-        opts=child,
-    )
-    document = args.policy(log_group.arn)
-    statements = list(document["Statement"])
-    statements += key_statements(
-        statements, kms_key_arn=args.kms_key_arn, region=args.region, function_name=function_name
-    )
-    policy = aws.iam.RolePolicy(
-        f"{function_name}-policy",
-        role=role.id,
-        policy=pulumi.Output.json_dumps({**document, "Statement": statements}),
-        opts=child,
     )
     return aws.lambda_.Function(
         function_name,
         name=function_name,
         description=args.description,
-        role=role.arn,
+        role=identity.role.arn,
         runtime=RUNTIMES[settings.python_version],
         architectures=[settings.architecture],
         handler=args.handler,
@@ -105,12 +87,7 @@ def plain_function(
         timeout=args.timeout_seconds,
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
         kms_key_arn=args.kms_key_arn,
-        logging_config=aws.lambda_.FunctionLoggingConfigArgs(
-            log_format="JSON",
-            log_group=log_group.name,
-            application_log_level="INFO",
-            system_log_level="WARN",
-        ),
+        logging_config=identity.logging_config,
         tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[policy]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[identity.policy]),
     )

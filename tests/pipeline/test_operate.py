@@ -11,71 +11,28 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pipeline.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, build_parser, main
-from pipeline.commands.serve import serve_command
+from pipeline.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, main
 from pipeline.local.lambdas import Fault
-from pipeline.local.stack import LocalStack
 from tests import docgen
+from tests.pipeline.serving import Served, command, json_command, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE_MEMBERS = {"a.pdf": docgen.text_pdf(1), "b.png": docgen.image_bytes("PNG")}
 
 
-@dataclass(frozen=True)
-class Served:
-    """A running serve: its stack (for fault injection) and its outputs file."""
-
-    stack: LocalStack
-    outputs: Path
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """``python -m pipeline serve`` for the whole module; stops it and checks it exited 0
-    with a clean workspace."""
-    root = tmp_path_factory.mktemp("serve")
-    outputs = root / "outputs.json"
-    args = build_parser().parse_args(
-        ["serve", "--outputs-file", str(outputs), "--mount", str(root / "efs"), "--drain", "60"]
-    )
-    stop = threading.Event()
-    ready: queue.Queue[LocalStack] = queue.Queue()
-    exits: list[int] = []
-    thread = threading.Thread(target=lambda: exits.append(serve_command(args, stop, ready.put)))
-    thread.start()
-    try:
-        yield Served(ready.get(timeout=120), outputs)
-    finally:
-        stop.set()
-        thread.join(timeout=120)
-    assert exits == [EXIT_OK]
-    assert not outputs.exists()
-
-
-def command(capsys: pytest.CaptureFixture[str], served: Served, *argv: str) -> tuple[int, str]:
-    """Runs one command against serve; returns its exit status and stdout."""
-    capsys.readouterr()
-    code = main([*argv, "--outputs", str(served.outputs)])
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, captured.out
-
-
-def json_command(capsys: pytest.CaptureFixture[str], served: Served, *argv: str) -> tuple[int, Any]:
-    code, out = command(capsys, served, *argv, "--json")
-    return code, json.loads(out)
+    """``python -m pipeline serve`` for the whole module."""
+    with serving(tmp_path_factory.mktemp("serve"), drain=60) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,8 @@ statuses the pipeline writes, as for direct uploads.
 from __future__ import annotations
 
 import json
-import queue
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +22,7 @@ from botocore.exceptions import ClientError
 
 from functions.dispatch import JOB_PREFIX
 from functions.status import read_status
-from pipeline.cli import EXIT_OK, build_parser, main
-from pipeline.commands.serve import serve_command
+from pipeline.cli import EXIT_OK
 from pipeline.config import Settings
 from pipeline.local.event_source import retried_ids
 from pipeline.local.invoker import InvocationResult
@@ -37,6 +33,7 @@ from pipeline.local.runner import run
 from pipeline.local.stack import LocalStack, StackOptions
 from pipeline.uploads import MAX_RECEIVE_COUNT
 from tests import docgen
+from tests.pipeline.serving import Served, json_command, serving
 
 BUNDLE_MEMBERS = {"a.pdf": docgen.text_pdf(1), "b.png": docgen.image_bytes("PNG")}
 QUEUED = Settings(uploads="queued")
@@ -121,44 +118,12 @@ def test_the_mapping_retries_what_the_function_lists_or_all_when_it_fails() -> N
     assert retried_ids(stranger, ids) == ids
 
 
-@dataclass(frozen=True)
-class Served:
-    """A running serve of a queued stack, and its outputs file."""
-
-    stack: LocalStack
-    outputs: Path
-
-
 @pytest.fixture
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """``python -m pipeline serve`` of a stack whose settings say ``uploads: queued``
     (one test: a second local stack cannot run beside it in this process)."""
-    root = tmp_path_factory.mktemp("serve-queued")
-    outputs = root / "outputs.json"
-    args = build_parser().parse_args(
-        ["serve", "--outputs-file", str(outputs), "--mount", str(root / "efs"), "--drain", "120"]
-    )
-    stop = threading.Event()
-    ready: queue.Queue[LocalStack] = queue.Queue()
-    exits: list[int] = []
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("pipeline.local.stack.load_stack_settings", lambda stack: QUEUED)
-        thread = threading.Thread(target=lambda: exits.append(serve_command(args, stop, ready.put)))
-        thread.start()
-        try:
-            yield Served(ready.get(timeout=120), outputs)
-        finally:
-            stop.set()
-            thread.join(timeout=180)
-    assert exits == [EXIT_OK]
-
-
-def _json(capsys: pytest.CaptureFixture[str], served: Served, *argv: str) -> tuple[int, Any]:
-    capsys.readouterr()
-    code = main([*argv, "--outputs", str(served.outputs), "--json"])
-    captured = capsys.readouterr()
-    assert "Traceback" not in captured.err
-    return code, json.loads(captured.out)
+    with serving(tmp_path_factory.mktemp("serve-queued"), drain=120, settings=QUEUED) as running:
+        yield running
 
 
 @pytest.mark.slow
@@ -177,7 +142,7 @@ def test_a_queued_stack_processes_uploads_and_the_commands_follow_them(
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 damaged")
     (folder / "batch.zip").write_bytes(docgen.zip_bundle(BUNDLE_MEMBERS))
     out = tmp_path / "out"
-    code, summary = _json(
+    code, summary = json_command(
         capsys, served, "submit", str(folder), "--prefix", "q/", "--wait", "--timeout", "180",
         "--out", str(out),
     )  # fmt: skip
@@ -197,12 +162,12 @@ def test_a_queued_stack_processes_uploads_and_the_commands_follow_them(
     assert all((out / key).is_file() for key in letter["outputs"])
     (bundle,) = [e for e in summary["documents"] if e["key"] == "q/batch.zip"]
     assert len([k for k in bundle["outputs"] if k.endswith(".pdf")]) == len(BUNDLE_MEMBERS)
-    code, found = _json(capsys, served, "status", "q/memo.pdf")
+    code, found = json_command(capsys, served, "status", "q/memo.pdf")
     assert found["statuses"][0]["execution"].startswith(JOB_PREFIX)
-    code, listed = _json(capsys, served, "failures", "--since", "1h")
+    code, listed = json_command(capsys, served, "failures", "--since", "1h")
     assert {f["key"]: f["code"] for f in listed["failures"]} == codes
     assert all((out / f["report"]).is_file() for f in listed["failures"])
-    code, outputs = _json(capsys, served, "outputs")
+    code, outputs = json_command(capsys, served, "outputs")
     assert outputs["uploadsQueueUrl"] == served.stack.outputs()["uploadsQueueUrl"]
     with pytest.raises(RuntimeError, match="uploads are queued"):
         served.stack.put("q/other.pdf", docgen.text_pdf(1))
