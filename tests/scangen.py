@@ -40,21 +40,28 @@ def scan_image(
     dpi: int = DPI,
     turn: int = 0,
     degraded: bool = False,
+    band: int | None = None,
 ) -> Image.Image:
     """Returns a greyscale page image with ``lines`` of 12-point text at ``dpi``.
 
     Args:
         turn: Degrees counter-clockwise the page is turned (a sideways scan).
         degraded: Blur, noise and a 0.7 degree skew.
+        band: The grey level of a shaded band the second and third lines are printed on
+            (a highlighted passage or a form's field), or None for none.
     """
     size = (round(width_inches * dpi), round(height_inches * dpi))
     image = Image.new("L", size, 255)
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=round(12 / 72 * dpi))
     y = round(0.3 * dpi)
+    step = round(18 / 72 * dpi)
+    if band is not None:
+        top = y + step - step // 3
+        draw.rectangle((0, top, size[0], top + 2 * step + step // 3), fill=band)
     for line in lines:
         draw.text((round(0.3 * dpi), y), line, fill=0, font=font)
-        y += round(18 / 72 * dpi)
+        y += step
     if degraded:
         image = image.rotate(0.7, fillcolor=255, resample=Image.Resampling.BICUBIC)
         image = image.filter(ImageFilter.GaussianBlur(1.2))

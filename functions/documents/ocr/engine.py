@@ -31,8 +31,14 @@ MIN_ORIENTATION = 1.0
 #: as upright without asking OSD. Upright pages read 90-96 here, clean or worn; a page
 #: turned 90 or 180 degrees reads as garbage at 28-43.
 UPRIGHT_CONFIDENCE = 70.0
-#: Tesseract's ``thresholding_method`` for Sauvola's adaptive binarisation.
-SAUVOLA = "2"
+#: Tesseract's ``thresholding_method`` values: Otsu's global threshold, Sauvola's local one.
+OTSU, SAUVOLA = "0", "2"
+#: A page is two-toned (see :func:`thresholding_method`) when at most ``TWO_TONE_NEAR`` of
+#: its pixels lie within ``TWO_TONE_VALLEY`` grey levels of Otsu's threshold and at most
+#: ``TWO_TONE_DARK`` of its 8x8-pixel cells average darker than that valley. Clean pages
+#: measure at most 1.7 % and 0.4 %; worn ones 34-99 % near the threshold.
+TWO_TONE_VALLEY, TWO_TONE_NEAR, TWO_TONE_DARK = 48, 0.03, 0.01
+_CELL = 8
 #: Words this long or longer say which way the lines run (wider than tall: horizontal).
 _SHAPE_LETTERS = 3
 
@@ -134,9 +140,6 @@ def _engine(mount: Path, language: str) -> Any:
                 psm=tesserocr.PSM.AUTO,
                 oem=tesserocr.OEM.LSTM_ONLY,
             )
-            # Sauvola's local threshold instead of Otsu's global one: a noisy page with
-            # little text is otherwise split along its noise and reads as nothing.
-            engine.SetVariable("thresholding_method", SAUVOLA)
         _engines[key] = engine
         return engine
 
@@ -177,6 +180,7 @@ def recognise(mount: Path, language: str, image: Image.Image, dpi: int) -> Recog
     """
     tesserocr = _tesserocr()
     engine = _engine(mount, language)
+    engine.SetVariable("thresholding_method", thresholding_method(image))
     engine.SetImage(image)
     engine.SetSourceResolution(dpi)
     try:
@@ -186,6 +190,56 @@ def recognise(mount: Path, language: str, image: Image.Image, dpi: int) -> Recog
     finally:
         engine.Clear()
     return Recognised(text=text, words=tuple(words))
+
+
+def thresholding_method(image: Image.Image) -> str:
+    """Returns how Tesseract should binarise ``image``: Otsu or Sauvola.
+
+    Sauvola's local threshold reads worn pages (noise, blur, uneven paper): Otsu's global
+    one splits a noisy page with little text along its noise and reads nothing. But it
+    costs about a tenth of a page's time, and on a two-toned page (a clean background
+    and the ink, as a born-digital page or a clean scan rasterises) both read the same.
+    A page is two-toned when its histogram has an empty valley around Otsu's threshold
+    (noise, or a grey area the threshold could cut through, fills it) and no area of
+    the page is darker than that valley (a dark band a global threshold would turn to
+    one black blob, hiding the words on it).
+    """
+    grey = image if image.mode == "L" else image.convert("L")
+    histogram = grey.histogram()
+    threshold = otsu_threshold(histogram)
+    low, high = max(0, threshold - TWO_TONE_VALLEY), threshold + TWO_TONE_VALLEY + 1
+    if sum(histogram[low:high]) > TWO_TONE_NEAR * sum(histogram):
+        return SAUVOLA
+    cells = grey.reduce(_CELL) if min(grey.size) >= _CELL else grey
+    cell_histogram = cells.histogram()
+    if sum(cell_histogram[:low]) > TWO_TONE_DARK * sum(cell_histogram):
+        return SAUVOLA
+    return OTSU
+
+
+def otsu_threshold(histogram: list[int]) -> int:
+    """Returns Otsu's threshold of a 256-level histogram: the level that best splits it
+    in two classes (the largest variance between them; the middle of an empty valley
+    where several split alike). Levels up to it are dark."""
+    total = sum(histogram)
+    weighted = sum(level * count for level, count in enumerate(histogram))
+    below = below_weighted = 0
+    first = last = 0
+    best_variance = -1.0
+    for level, count in enumerate(histogram):
+        below += count
+        below_weighted += level * count
+        above = total - below
+        if below == 0 or above == 0:
+            continue
+        difference = below_weighted / below - (weighted - below_weighted) / above
+        variance = below * above * difference * difference
+        if variance > best_variance:
+            first = last = level
+            best_variance = variance
+        elif variance == best_variance:  # an empty valley: every level in it splits alike
+            last = level
+    return (first + last) // 2
 
 
 def _words(tesserocr: Any, engine: Any) -> list[Word]:

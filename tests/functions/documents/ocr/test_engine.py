@@ -48,3 +48,60 @@ def test_a_missing_model_is_named(tmp_path: Path) -> None:
     image = scangen.scan_image(["x"], height_inches=0.5)
     with pytest.raises(ModelError, match="'eng' is not installed under"):
         engine.recognise(tmp_path, "eng", image, 300)
+
+
+def test_otsu_threshold_splits_a_two_peaked_histogram_between_its_peaks() -> None:
+    """This test ensures that the threshold the binarisation choice is made around falls
+    between the ink and the paper."""
+    histogram = [0] * 256
+    histogram[20], histogram[240] = 100, 900
+    assert 20 <= engine.otsu_threshold(histogram) < 240
+    assert engine.otsu_threshold([0] * 255 + [5]) == 0  # one level: nothing to split
+
+
+def test_a_clean_page_is_binarised_globally_and_a_worn_one_locally() -> None:
+    """This test ensures that a clean page (and a bilevel fax) takes Otsu's global
+    threshold, which reads it the same for less time, and a worn page Sauvola's."""
+    lines = scangen.page_lines(12)
+    clean = scangen.scan_image(lines)
+    assert engine.thresholding_method(clean) == engine.OTSU
+    assert engine.thresholding_method(clean.convert("1")) == engine.OTSU
+    worn = scangen.scan_image(lines, degraded=True)
+    assert engine.thresholding_method(worn) == engine.SAUVOLA
+
+
+#: Lines whose second and third share no word with the others.
+BANDED_LINES = [
+    "Searchable scans need a text layer aligned",
+    "Invoice number 4821 is due within thirty",
+    "days of delivery to the northern warehouse.",
+    "Meeting notes: the committee approved the",
+    "budget and the new schedule for spring.",
+]
+
+
+@pytest.mark.parametrize("shade", [110, 150])
+def test_words_on_a_shaded_band_are_not_lost_to_a_global_threshold(
+    ocr_mount: Path, shade: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This test ensures that a clean page whose lines are printed on a grey or dark band
+    is binarised locally: a global threshold cuts through the band or turns it into one
+    black blob, and the words on it are lost."""
+    image = scangen.scan_image(BANDED_LINES, band=shade)
+    banded = " ".join(BANDED_LINES[1:3])
+    assert engine.thresholding_method(image) == engine.SAUVOLA
+    locally = scangen.word_recall(banded, engine.recognise(ocr_mount, "eng", image, 300).text)
+
+    monkeypatch.setattr(engine, "thresholding_method", lambda _image: engine.OTSU)
+    globally = scangen.word_recall(banded, engine.recognise(ocr_mount, "eng", image, 300).text)
+    assert globally < 0.2
+    assert locally >= globally + 0.4
+
+
+def test_words_on_a_light_band_are_read_with_the_global_threshold(ocr_mount: Path) -> None:
+    """This test ensures that a band lighter than the valley between ink and paper keeps
+    the page two-toned (Otsu's threshold leaves it white) and its words are read."""
+    image = scangen.scan_image(BANDED_LINES, band=190)
+    assert engine.thresholding_method(image) == engine.OTSU
+    read = engine.recognise(ocr_mount, "eng", image, 300)
+    assert scangen.word_recall(" ".join(BANDED_LINES[1:3]), read.text) >= 0.9
