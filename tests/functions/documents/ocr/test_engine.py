@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from functions.documents.ocr import engine
 from functions.documents.ocr.models import ModelError
@@ -64,10 +65,10 @@ def test_a_clean_page_is_binarised_globally_and_a_worn_one_locally() -> None:
     threshold, which reads it the same for less time, and a worn page Sauvola's."""
     lines = scangen.page_lines(12)
     clean = scangen.scan_image(lines)
-    assert engine.thresholding_method(clean) == engine.OTSU
-    assert engine.thresholding_method(clean.convert("1")) == engine.OTSU
+    assert engine.binarisation(clean, 300).method == engine.OTSU
+    assert engine.binarisation(clean.convert("1"), 300).method == engine.OTSU
     worn = scangen.scan_image(lines, degraded=True)
-    assert engine.thresholding_method(worn) == engine.SAUVOLA
+    assert engine.binarisation(worn, 300) == engine.Binarisation(engine.SAUVOLA)
 
 
 #: Lines whose second and third share no word with the others.
@@ -89,10 +90,10 @@ def test_words_on_a_shaded_band_are_not_lost_to_a_global_threshold(
     black blob, and the words on it are lost."""
     image = scangen.scan_image(BANDED_LINES, band=shade)
     banded = " ".join(BANDED_LINES[1:3])
-    assert engine.thresholding_method(image) == engine.SAUVOLA
+    assert engine.binarisation(image, 300) == engine.Binarisation(engine.SAUVOLA)
     locally = scangen.word_recall(banded, engine.recognise(ocr_mount, "eng", image, 300).text)
 
-    monkeypatch.setattr(engine, "thresholding_method", lambda _image: engine.OTSU)
+    monkeypatch.setattr(engine, "binarisation", lambda *_: engine.Binarisation(engine.OTSU))
     globally = scangen.word_recall(banded, engine.recognise(ocr_mount, "eng", image, 300).text)
     assert globally < 0.2
     assert locally >= globally + 0.4
@@ -102,6 +103,34 @@ def test_words_on_a_light_band_are_read_with_the_global_threshold(ocr_mount: Pat
     """This test ensures that a band lighter than the valley between ink and paper keeps
     the page two-toned (Otsu's threshold leaves it white) and its words are read."""
     image = scangen.scan_image(BANDED_LINES, band=190)
-    assert engine.thresholding_method(image) == engine.OTSU
+    assert engine.binarisation(image, 300).method == engine.OTSU
     read = engine.recognise(ocr_mount, "eng", image, 300)
     assert scangen.word_recall(" ".join(BANDED_LINES[1:3]), read.text) >= 0.9
+
+
+def test_a_two_toned_page_is_read_within_its_content_and_boxes_stay_in_place(
+    ocr_mount: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This test ensures that Tesseract reads only the box around a clean page's ink,
+    with a margin, and that the word boxes it gives are still in the whole image's
+    pixels, where the whole image read gives them (the text layer depends on it)."""
+    lines = scangen.page_lines(14, 3)
+    page = Image.new("L", (2400, 3000), 255)
+    page.paste(scangen.scan_image(lines, height_inches=1.2), (700, 1100))
+    binarised = engine.binarisation(page, 300)
+    assert binarised.method == engine.OTSU
+    assert binarised.content is not None
+    left, top, width, height = binarised.content
+    assert 700 - 40 < left < 700 + 90  # the scan's own margin, less ours
+    assert 1100 - 40 < top < 1100 + 90
+    assert left + width < 700 + 1350
+    assert top + height < 1100 + 360
+    within = engine.recognise(ocr_mount, "eng", page, 300)
+
+    monkeypatch.setattr(engine, "binarisation", lambda *_: engine.Binarisation(engine.OTSU))
+    whole = engine.recognise(ocr_mount, "eng", page, 300)
+    assert within.text == whole.text
+    assert scangen.word_recall(" ".join(lines), within.text) >= 0.98
+    for mine, theirs in zip(within.words, whole.words, strict=True):
+        assert max(abs(a - b) for a, b in zip(mine.box, theirs.box, strict=True)) <= 2
+        assert abs(mine.baseline - theirs.baseline) <= 2
