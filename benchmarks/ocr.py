@@ -243,6 +243,8 @@ def main() -> None:
     parser.add_argument("--models", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.worker:
         worker = run_docpipe if args.worker == "docpipe" else run_tesseract
         started = time.perf_counter()
