@@ -286,7 +286,10 @@ def _words(tesserocr: Any, engine: Any) -> list[Word]:
             if found is not None:
                 (x1, y1), (x2, y2) = found
                 line = (float(x1), float(y1), float(x2 if x2 != x1 else x1 + 1), float(y2))
-        text = iterator.GetUTF8Text(word_level)
+        try:
+            text = iterator.GetUTF8Text(word_level)
+        except RuntimeError:  # an empty result (a blank page has one): no word here
+            text = None
         box = iterator.BoundingBox(word_level)
         if text and text.strip() and box is not None:
             words.append(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pikepdf
 import pypdf
 import pytest
+from PIL import Image
 
 from functions.documents.ocr import engine
 from functions.documents.ocr.document import graft_pages, ocr_pages, pages_to_ocr
@@ -178,3 +179,16 @@ def test_a_page_that_is_not_one_image_is_skipped_with_a_reason(
     out = tmp_path / "out.pdf"
     assert graft_pages(source, out, results) == 0
     assert "Invoice 42" in pypdf.PdfReader(io.BytesIO(out.read_bytes())).pages[0].extract_text()
+
+
+def test_a_blank_scanned_page_is_said_to_have_no_text(ocr_mount: Path, tmp_path: Path) -> None:
+    """This test ensures that a blank scanned page (white, or a black separator sheet) is
+    reported as having no text, not as an image the engine could not read."""
+    source = tmp_path / "blank.pdf"
+    blank = [Image.new("L", (1275, 1650), colour) for colour in (255, 0)]
+    source.write_bytes(scangen.image_pdf(blank, dpi=150))
+    results = ocr_pages(source, [1, 2], ocr_mount, "eng", MAX_PIXELS)
+    assert [(result.ocr, result.reason) for result in results] == [
+        (False, "no text was recognised"),
+        (False, "no text was recognised"),
+    ]
