@@ -33,7 +33,7 @@ MIN_ORIENTATION = 1.0
 UPRIGHT_CONFIDENCE = 70.0
 #: Tesseract's ``thresholding_method`` values: Otsu's global threshold, Sauvola's local one.
 OTSU, SAUVOLA = "0", "2"
-#: A page is two-toned (see :func:`thresholding_method`) when at most ``TWO_TONE_NEAR`` of
+#: A page is two-toned (see :func:`binarisation`) when at most ``TWO_TONE_NEAR`` of
 #: its pixels lie within ``TWO_TONE_VALLEY`` grey levels of Otsu's threshold and at most
 #: ``TWO_TONE_DARK`` of its 8x8-pixel cells average darker than that valley. Clean pages
 #: measure at most 1.7 % and 0.4 %; worn ones 34-99 % near the threshold.
