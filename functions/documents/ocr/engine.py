@@ -5,9 +5,11 @@ for ``eng`` fast) and keeps the engine in a module-level cache; every later page
 invocation reuses it. Importing this module does not import tesserocr: the transform
 handler's cold import stays short, and a document with text never pays for the engine.
 
-Threads: Tesseract may parallelise with OpenMP; more threads than the function has CPUs
-turns a 1.3 s page into 40 s. ``OMP_THREAD_LIMIT`` is set to the CPUs this process may
-use before the library loads (an operator's own setting wins).
+Threads: a Tesseract built with OpenMP parallelises; more threads than the function has
+CPUs turns a 1.3 s page into 40 s. ``OMP_THREAD_LIMIT`` is set to the CPUs this process
+may use before the library loads (an operator's own setting wins). The tesserocr 2.13
+wheels (x86_64 and arm64) link no OpenMP and run single-threaded; the limit guards a
+build that does.
 """
 
 from __future__ import annotations
