@@ -1,4 +1,4 @@
-"""OCR: docpipe's engine side by side with the ``tesseract`` command, on known text.
+"""OCR: docpipe's engine beside tesserocr's defaults and the ``tesseract`` command, on known text.
 
 Usage (from the repository root)::
 
@@ -24,8 +24,10 @@ stack provisions) and the same pixels:
 
 - ``docpipe``: ``functions.documents.ocr.ocr_pages`` on a losslessly stored image-only
   PDF of each page (image decoding, orientation when needed, recognition, the layer);
+- ``tesserocr``: the same library and model with its defaults, on the page image: what
+  docpipe's own choices (binarisation per page, the content box, decoding) save;
 - ``tesseract``: the command (OCRmyPDF's engine), ``--psm 3``, text to stdout; when it is
-  not installed the table has docpipe alone.
+  not installed the table goes without it.
 
 Reported per engine and set: CER (character edit distance over the reference length,
 whitespace collapsed), WER (the same over words), search misses (share of the
@@ -33,8 +35,8 @@ reference's words, lower-cased without punctuation, that a search of the OCR tex
 not find), seconds per page (wall clock, and CPU time, which a busy machine inflates
 less), and the process's peak RSS. With ``--repeat N`` every set is timed N times, the
 engines taking turns, and the fastest run is kept: other load on a shared machine only
-ever adds time. Last, docpipe's CPU time a page as a multiple of the command's, which
-holds when the machine's speed drifts.
+ever adds time. Last, docpipe's CPU time a page as a multiple of the other engines',
+which holds when the machine's speed drifts.
 
 Then a paper model of a 200-page scan on Lambda, sequential against fanned out by the
 deployed definition's Map state, from docpipe's CPU seconds per page on the clean corpus
@@ -179,6 +181,24 @@ def run_tesseract(pages: list[Path], models: Path) -> list[dict[str, object]]:
     return found
 
 
+def run_tesserocr(pages: list[Path], models: Path) -> list[dict[str, object]]:
+    """Worker: Tesseract through tesserocr with its defaults (the layout found
+    automatically, Otsu's threshold over the whole image) on every page image: docpipe's
+    engine and model without docpipe's choices; returns the texts."""
+    import tesserocr
+
+    found: list[dict[str, object]] = []
+    tessdata = str(models / "models" / "tesseract")
+    with tesserocr.PyTessBaseAPI(path=tessdata, lang="eng") as api:
+        for png in pages:
+            api.SetImageFile(str(png))
+            found.append({"text": api.GetUTF8Text()})
+    return found
+
+
+WORKERS = {"docpipe": run_docpipe, "tesserocr": run_tesserocr, "tesseract": run_tesseract}
+
+
 def measure(engine: str, pages: list[Path], models: Path) -> dict[str, Any]:
     """Runs one engine on ``pages`` in a fresh single-threaded process."""
     env = {**os.environ, "OMP_THREAD_LIMIT": "1", "PYTHONPATH": str(ROOT)}
@@ -246,7 +266,7 @@ def main() -> None:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.worker:
-        worker = run_docpipe if args.worker == "docpipe" else run_tesseract
+        worker = WORKERS[args.worker]
         started = time.perf_counter()
         pages = worker(args.files, args.models)
         seconds = time.perf_counter() - started
@@ -293,7 +313,7 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> None:
     """Measures every engine on every set; prints the table and the fan-out model."""
     from pipeline.models import provision_mount
 
-    engines = ["docpipe"] + (["tesseract"] if shutil.which("tesseract") else [])
+    engines = ["docpipe", "tesserocr"] + (["tesseract"] if shutil.which("tesseract") else [])
     provision_mount(work, ("eng",), args.model)
     sets = test_sets(args, work)
     rows, docpipe_pages = [], {}
@@ -324,9 +344,12 @@ def run_benchmark(args: argparse.Namespace, work: Path) -> None:
         )
     for label, *_rest in sets:
         cpu = {row["engine"]: row["cpu_per_page"] for row in rows if row["set"] == label}
-        if "tesseract" in cpu:
-            print(f"{label}: docpipe takes {cpu['docpipe'] / cpu['tesseract']:.2f} x ", end="")
-            print("the tesseract command's CPU time a page")
+        shares = [
+            f"{cpu['docpipe'] / cpu[other]:.2f} x {name}"
+            for other, name in (("tesserocr", "tesserocr's"), ("tesseract", "the command's"))
+            if other in cpu
+        ]
+        print(f"{label}: docpipe's CPU time a page is " + ", ".join(shares))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     model_fan_out(sets, rows, docpipe_pages, work)
