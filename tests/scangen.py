@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 import textwrap
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+import pikepdf
+from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps, TiffImagePlugin
 
 DPI = 300
 SENTENCES = (
@@ -77,6 +79,58 @@ def image_pdf(images: Sequence[Image.Image], dpi: int = DPI) -> bytes:
     first, *rest = images
     first.save(out, "PDF", resolution=dpi, save_all=True, append_images=rest)
     return out.getvalue()
+
+
+def jbig2_pdf(image: Image.Image, dpi: int = DPI) -> bytes:
+    """Returns a one-page PDF drawing ``image``, made bilevel, as a JBIG2 image: the
+    format of most archival scans (the page's generic region coded with MMR, T.6)."""
+    bitmap = image.convert("1")
+    width, height = bitmap.size
+    info = struct.pack(">IIIIBH", width, height, dpi, dpi, 0, 0)  # page information
+    region = struct.pack(">IIIIBB", width, height, 0, 0, 0, 1) + _t6(bitmap)  # MMR on
+    stream = _segment(0, 48, info) + _segment(1, 39, region)
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(width * 72 / dpi, height * 72 / dpi))
+    page.Resources = pikepdf.Dictionary(
+        XObject=pikepdf.Dictionary(
+            Im0=pikepdf.Stream(
+                pdf,
+                stream,
+                Type=pikepdf.Name.XObject,
+                Subtype=pikepdf.Name.Image,
+                Width=width,
+                Height=height,
+                ColorSpace=pikepdf.Name.DeviceGray,
+                BitsPerComponent=1,
+                Filter=pikepdf.Name.JBIG2Decode,
+            )
+        )
+    )
+    drawn = f"q {width * 72 / dpi} 0 0 {height * 72 / dpi} 0 0 cm /Im0 Do Q"
+    page.Contents = pdf.make_stream(drawn.encode("ascii"))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def _segment(number: int, kind: int, data: bytes) -> bytes:
+    """A JBIG2 segment of page 1, referring to no other segment."""
+    return struct.pack(">IBBBI", number, kind, 0, 1, len(data)) + data
+
+
+def _t6(bitmap: Image.Image) -> bytes:
+    """Returns the T.6 (CCITT G4) coding of a bilevel image, black as 1 (JBIG2's sense),
+    taken from the single strip of a group 4 TIFF."""
+    out = io.BytesIO()
+    ImageOps.invert(bitmap.convert("L")).convert("1").save(
+        out, "TIFF", compression="group4", strip_size=1 << 30
+    )
+    tiff = Image.open(out)
+    assert isinstance(tiff, TiffImagePlugin.TiffImageFile)
+    offset, count = tiff.tag_v2[273], tiff.tag_v2[279]  # StripOffsets, StripByteCounts
+    first = offset[0] if isinstance(offset, tuple) else offset
+    size = count[0] if isinstance(count, tuple) else count
+    return out.getvalue()[first : first + size]
 
 
 def image_file(image: Image.Image, fmt: str = "PNG", dpi: int = DPI) -> bytes:

@@ -104,7 +104,7 @@ def ocr_pages(
         for number in pages:
             started = time.monotonic()
             try:
-                image = page_image(pdf.pages[number - 1], max_pixels)
+                image = page_image(pdf.pages[number - 1], max_pixels, document)
             except NotScannedError as err:
                 results.append(_skipped(number, str(err), time.monotonic() - started))
                 continue

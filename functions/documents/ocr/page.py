@@ -6,12 +6,17 @@ its graphics state (``q``/``Q``/``cm``), decodes it at the resolution it was sca
 and returns the matrix that maps the image's pixels to the page's user space, so the
 text layer lands on the words. A page drawn some other way (several images, forms,
 vector art) is left alone with a reason.
+
+pikepdf (with Pillow) decodes the image; what it cannot, PDFium decodes from the same
+page. That matters for JBIG2, the format of most archival scans: pikepdf runs the
+``jbig2dec`` program for it, which Lambda does not have, while PDFium has its own decoder.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from functions.documents.matrices import IDENTITY, Matrix, multiply
@@ -106,13 +111,18 @@ def _drawn_images(
     return drawn
 
 
-def page_image(page: pikepdf.Page, max_pixels: int) -> PageImage:
+def page_image(page: pikepdf.Page, max_pixels: int, document: Path | None = None) -> PageImage:
     """Returns the one image the page draws, greyscale, at a resolution OCR reads well.
+
+    Args:
+        page: The page.
+        max_pixels: The largest image decoded (the pixel-bomb limit).
+        document: The PDF file the page is in, for PDFium to decode an image pikepdf
+            cannot (None: pikepdf alone).
 
     Raises:
         NotScannedError: The page draws no image, several, or one too large or undecodable.
     """
-    import pikepdf
     from PIL import Image
 
     drawn = _drawn_images(page.obj, page.resources, IDENTITY)
@@ -129,12 +139,7 @@ def page_image(page: pikepdf.Page, max_pixels: int) -> PageImage:
     if placed_width <= 0 or placed_height <= 0:
         raise NotScannedError("the page's image is drawn with no size")
     dpi = min(width / placed_width, height / placed_height)
-    try:
-        image = _plain_pixels(xobject, width, height) or pikepdf.PdfImage(xobject).as_pil_image()
-    except (pikepdf.PdfError, NotImplementedError, ValueError, OSError) as err:
-        reason = f"the page's image cannot be decoded ({type(err).__name__})"
-        raise NotScannedError(reason) from None
-    image = _grey(image)
+    image = _grey(_decoded(xobject, (width, height), document, page.index))
     if not MIN_DPI <= dpi <= MAX_DPI:
         factor = TARGET_DPI / dpi
         size = (max(1, round(width * factor)), max(1, round(height * factor)))
@@ -143,6 +148,45 @@ def page_image(page: pikepdf.Page, max_pixels: int) -> PageImage:
         image = image.resize(size, Image.Resampling.LANCZOS)
         dpi = TARGET_DPI
     return PageImage(image=image, dpi=round(dpi), image_to_page=matrix)
+
+
+def _decoded(
+    xobject: pikepdf.Stream, size: tuple[int, int], document: Path | None, index: int
+) -> Image.Image:
+    """Decodes the page's image: pikepdf first, then PDFium from ``document``."""
+    import pikepdf
+
+    try:
+        return _plain_pixels(xobject, *size) or pikepdf.PdfImage(xobject).as_pil_image()
+    except (pikepdf.PikepdfError, NotImplementedError, ValueError, OSError) as err:
+        # PikepdfError covers qpdf's errors, an unsupported image and a missing jbig2dec.
+        failure = type(err).__name__
+    image = _pdfium_pixels(document, index) if document is not None else None
+    if image is None or image.size != size:
+        raise NotScannedError(f"the page's image cannot be decoded ({failure})")
+    return image
+
+
+def _pdfium_pixels(document: Path, index: int) -> Image.Image | None:
+    """Decodes the one image page ``index`` draws with PDFium, or returns None when
+    PDFium cannot or finds other than one image on the page."""
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(str(document))
+    except pdfium.PdfiumError:
+        return None
+    try:
+        kinds = [pdfium.raw.FPDF_PAGEOBJ_IMAGE]
+        images = list(pdf[index].get_objects(filter=kinds, max_depth=_MAX_FORM_DEPTH + 1))
+        if len(images) != 1:
+            return None
+        # A copy: the bitmap's buffer belongs to PDFium and goes with the document.
+        return images[0].get_bitmap(render=False).to_pil().copy()
+    except pdfium.PdfiumError:
+        return None
+    finally:
+        pdf.close()
 
 
 #: Filters qpdf undoes when it reads a stream's data (``read_bytes``).

@@ -192,3 +192,24 @@ def test_a_blank_scanned_page_is_said_to_have_no_text(ocr_mount: Path, tmp_path:
         (False, "no text was recognised"),
         (False, "no text was recognised"),
     ]
+
+
+@pytest.mark.usefixtures("no_jbig2dec")
+def test_a_jbig2_scan_is_read_and_keeps_its_image(ocr_mount: Path, tmp_path: Path) -> None:
+    """This test ensures that a JBIG2 scan (most archival scans; pikepdf cannot decode
+    it without jbig2dec, which Lambda lacks) gets a text layer matching its words and
+    keeps its JBIG2 image untouched."""
+    lines = scangen.page_lines(8)
+    source = tmp_path / "jbig2.pdf"
+    source.write_bytes(scangen.jbig2_pdf(scangen.scan_image(lines)))
+    [page] = ocr_pages(source, [1], ocr_mount, "eng", MAX_PIXELS)
+    assert page.ocr, page.reason
+    expected = " ".join(lines)
+    assert scangen.word_recall(expected, page.text) >= 0.98
+    out = tmp_path / "searchable.pdf"
+    assert graft_pages(source, out, [page]) == 1
+    assert scangen.word_recall(expected, layer_text(out)[0]) >= 0.98
+    with pikepdf.open(source) as before, pikepdf.open(out) as after:
+        image, original = (pdf.pages[0].resources.XObject.Im0 for pdf in (after, before))
+        assert image.Filter == pikepdf.Name.JBIG2Decode
+        assert image.read_raw_bytes() == original.read_raw_bytes()

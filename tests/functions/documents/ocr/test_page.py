@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 import pikepdf
 import pytest
 from PIL import Image
 
 from functions.documents.ocr import page as page_module
-from functions.documents.ocr.page import page_image
+from functions.documents.ocr.page import NotScannedError, page_image
 from tests import scangen
 
 MAX_PIXELS = 178_956_970
@@ -105,3 +106,34 @@ def test_an_image_with_a_decode_array_goes_through_pikepdf() -> None:
         read = page_image(page, MAX_PIXELS)
         assert page_module._plain_pixels(_image(page), *image.size) is None
     assert read.image.tobytes() == image.tobytes()
+
+
+@pytest.mark.usefixtures("no_jbig2dec")
+def test_a_jbig2_image_is_decoded_by_pdfium_when_pikepdf_cannot(tmp_path: Path) -> None:
+    """This test ensures that a JBIG2 scan pikepdf cannot decode (no jbig2dec) is read
+    from the document with PDFium, pixel for pixel, and that without the document the
+    page is skipped with the decoder's reason rather than an error."""
+    bilevel = scangen.scan_image(scangen.page_lines(5, 2), height_inches=0.6).convert("1")
+    path = tmp_path / "jbig2.pdf"
+    path.write_bytes(scangen.jbig2_pdf(bilevel))
+    with pikepdf.open(path) as pdf:
+        read = page_image(pdf.pages[0], MAX_PIXELS, path)
+        with pytest.raises(NotScannedError, match=r"cannot be decoded \(DependencyError\)"):
+            page_image(pdf.pages[0], MAX_PIXELS)
+    assert read.dpi == 300
+    assert read.image.mode == "L"
+    assert read.image.tobytes() == bilevel.convert("L").tobytes()
+
+
+@pytest.mark.usefixtures("no_jbig2dec")
+def test_an_image_neither_decoder_reads_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    """This test ensures that a JBIG2 stream whose data is damaged is skipped with a
+    reason by both decoders, never raised."""
+    bilevel = scangen.scan_image(scangen.page_lines(6, 2), height_inches=0.6).convert("1")
+    path = tmp_path / "damaged.pdf"
+    path.write_bytes(scangen.jbig2_pdf(bilevel))
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        _image(pdf.pages[0]).write(b"\x00" * 64, filter=pikepdf.Name.JBIG2Decode)
+        pdf.save(path)
+    with pikepdf.open(path) as pdf, pytest.raises(NotScannedError, match="cannot be decoded"):
+        page_image(pdf.pages[0], MAX_PIXELS, path)

@@ -92,6 +92,21 @@ def test_a_pdf_with_text_is_not_ocrd(s3: Any, ocr_mount: Path) -> None:
     assert output(s3, keys["txt"]).decode() == "Invoice 42\fTerms"
 
 
+@pytest.mark.usefixtures("no_jbig2dec")
+@pytest.mark.parametrize("profile", ["lossless", "screen"])
+def test_a_jbig2_scan_is_published_searchable(s3: Any, ocr_mount: Path, profile: str) -> None:
+    """This test ensures that a JBIG2 scan, which pikepdf cannot decode on Lambda (no
+    jbig2dec), is published with its text instead of failing with INTERNAL_ERROR."""
+    lines = scangen.page_lines(13)
+    body = scangen.jbig2_pdf(scangen.scan_image(lines))
+    keys = published(s3, transformed(s3, "jb.pdf", body, "job-4", profile=profile), "job-4")
+    expected = " ".join(lines)
+    assert scangen.word_recall(expected, output(s3, keys["txt"]).decode()) >= 0.98
+    assert scangen.word_recall(expected, pdf_text(output(s3, keys["pdf"]))) >= 0.98
+    [page] = json.loads(output(s3, keys["json"]))["facts"]["ocr"]["pages"]
+    assert page["ocr"] is True
+
+
 def test_ocr_off_in_the_object_metadata_leaves_a_scan_without_text(
     s3: Any, ocr_mount: Path
 ) -> None:
