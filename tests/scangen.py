@@ -84,7 +84,7 @@ def image_pdf(images: Sequence[Image.Image], dpi: int = DPI) -> bytes:
 def jbig2_pdf(image: Image.Image, dpi: int = DPI) -> bytes:
     """Returns a one-page PDF drawing ``image``, made bilevel, as a JBIG2 image: the
     format of most archival scans (the page's generic region coded with MMR, T.6)."""
-    bitmap = image.convert("1")
+    bitmap = image.convert("1", dither=Image.Dither.NONE)  # thresholded, as a scanner does
     width, height = bitmap.size
     info = struct.pack(">IIIIBH", width, height, dpi, dpi, 0, 0)  # page information
     region = struct.pack(">IIIIBB", width, height, 0, 0, 0, 1) + _t6(bitmap)  # MMR on
