@@ -177,6 +177,8 @@ def _pdfium_pixels(document: Path, index: int) -> Image.Image | None:
     except pdfium.PdfiumError:
         return None
     try:
+        if index >= len(pdf):
+            return None  # PDFium repaired a damaged file into another page tree
         kinds = [pdfium.raw.FPDF_PAGEOBJ_IMAGE]
         images = list(pdf[index].get_objects(filter=kinds, max_depth=_MAX_FORM_DEPTH + 1))
         if len(images) != 1:
