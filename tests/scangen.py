@@ -89,23 +89,35 @@ def jbig2_pdf(image: Image.Image, dpi: int = DPI) -> bytes:
     info = struct.pack(">IIIIBH", width, height, dpi, dpi, 0, 0)  # page information
     region = struct.pack(">IIIIBB", width, height, 0, 0, 0, 1) + _t6(bitmap)  # MMR on
     stream = _segment(0, 48, info) + _segment(1, 39, region)
+    return coded_pdf(stream, bitmap.size, "/JBIG2Decode", bits=1, dpi=dpi)
+
+
+def jpx_pdf(image: Image.Image, dpi: int = DPI) -> bytes:
+    """Returns a one-page PDF drawing the grey ``image`` as a lossless JPEG 2000 image."""
+    out = io.BytesIO()
+    image.convert("L").save(out, "JPEG2000", irreversible=False)
+    return coded_pdf(out.getvalue(), image.size, "/JPXDecode", bits=8, dpi=dpi)
+
+
+def coded_pdf(data: bytes, size: tuple[int, int], coding: str, bits: int, dpi: int) -> bytes:
+    """Returns a one-page PDF whose page is one grey image stored as ``data`` with the
+    filter ``coding``."""
+    width, height = size
     pdf = pikepdf.new()
     page = pdf.add_blank_page(page_size=(width * 72 / dpi, height * 72 / dpi))
-    page.Resources = pikepdf.Dictionary(
-        XObject=pikepdf.Dictionary(
-            Im0=pikepdf.Stream(
-                pdf,
-                stream,
-                Type=pikepdf.Name.XObject,
-                Subtype=pikepdf.Name.Image,
-                Width=width,
-                Height=height,
-                ColorSpace=pikepdf.Name.DeviceGray,
-                BitsPerComponent=1,
-                Filter=pikepdf.Name.JBIG2Decode,
-            )
-        )
+    image = pikepdf.Stream(pdf, data)
+    image.update(
+        {
+            "/Type": pikepdf.Name.XObject,
+            "/Subtype": pikepdf.Name.Image,
+            "/Width": width,
+            "/Height": height,
+            "/ColorSpace": pikepdf.Name.DeviceGray,
+            "/BitsPerComponent": bits,
+            "/Filter": pikepdf.Name(coding),
+        }
     )
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
     drawn = f"q {width * 72 / dpi} 0 0 {height * 72 / dpi} 0 0 cm /Im0 Do Q"
     page.Contents = pdf.make_stream(drawn.encode("ascii"))
     out = io.BytesIO()

@@ -160,7 +160,7 @@ def detect_rotation(mount: Path, image: Image.Image, dpi: int) -> tuple[int, flo
         The turn in degrees and OSD's confidence; (0, 0.0) when OSD finds too little.
     """
     engine = _engine(mount, OSD)
-    engine.SetImage(image)
+    engine.SetImage(as_pixels(image))
     engine.SetSourceResolution(dpi)
     try:
         found = engine.DetectOrientationScript()
@@ -186,7 +186,7 @@ def recognise(mount: Path, language: str, image: Image.Image, dpi: int) -> Recog
     engine = _engine(mount, language)
     binarised = binarisation(image, dpi)
     engine.SetVariable("thresholding_method", binarised.method)
-    engine.SetImage(image)
+    engine.SetImage(as_pixels(image))
     engine.SetSourceResolution(dpi)
     if binarised.content is not None:
         engine.SetRectangle(*binarised.content)  # word boxes stay in the image's pixels
@@ -197,6 +197,17 @@ def recognise(mount: Path, language: str, image: Image.Image, dpi: int) -> Recog
     finally:
         engine.Clear()
     return Recognised(text=text, words=tuple(words))
+
+
+def as_pixels(image: Image.Image) -> Image.Image:
+    """Returns ``image`` as tesserocr should be given it: without a file format.
+
+    tesserocr hands Leptonica the image saved in its own format (``image.format``, set
+    when it was decoded from a file): a JPEG page would be read from a second, lossy
+    JPEG, and a JPEG 2000 page not at all (the wheel's Leptonica has no JPEG 2000). An
+    image without one goes as BMP: the very pixels.
+    """
+    return image if image.format is None else image.copy()
 
 
 @dataclass(frozen=True)

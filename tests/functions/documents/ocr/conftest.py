@@ -3,11 +3,12 @@ as on Lambda, without the jbig2dec program."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
-import pikepdf
 import pytest
-from PIL import Image
+from pikepdf import jbig2
 
 from pipeline.models import provision_mount
 
@@ -20,11 +21,14 @@ def ocr_mount(mount: Path) -> Path:
 
 
 @pytest.fixture
-def no_jbig2dec(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_jbig2dec() -> Iterator[None]:
     """pikepdf as on Lambda, where the jbig2dec program it runs for JBIG2 is missing
     (as it is on most machines: the outcome here does not depend on this one)."""
 
-    def missing(_image: pikepdf.PdfImage) -> Image.Image:
-        raise pikepdf.DependencyError("jbig2dec - not installed or not found")
+    def absent(*_args: object, **_kwargs: object) -> NoReturn:
+        raise FileNotFoundError(2, "No such file or directory", "jbig2dec")
 
-    monkeypatch.setattr(pikepdf.PdfImage, "as_pil_image", missing)
+    before = jbig2.get_decoder()
+    jbig2.set_decoder(jbig2.JBIG2Decoder(subprocess_run=absent))
+    yield
+    jbig2.set_decoder(before)

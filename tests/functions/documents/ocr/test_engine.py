@@ -134,3 +134,26 @@ def test_a_two_toned_page_is_read_within_its_content_and_boxes_stay_in_place(
     for mine, theirs in zip(within.words, whole.words, strict=True):
         assert max(abs(a - b) for a, b in zip(mine.box, theirs.box, strict=True)) <= 2
         assert abs(mine.baseline - theirs.baseline) <= 2
+
+
+def test_tesseract_is_given_the_decoded_pixels_not_a_second_jpeg(ocr_mount: Path) -> None:
+    """This test ensures that an image decoded from a JPEG reaches Tesseract as its very
+    pixels: tesserocr would otherwise save it as a second, lossy JPEG and read that."""
+    import io
+
+    import tesserocr
+
+    page = scangen.scan_image(scangen.page_lines(9, 2), height_inches=0.6, degraded=True)
+    stored = io.BytesIO()
+    page.save(stored, "JPEG", quality=90)
+    decoded = Image.open(io.BytesIO(stored.getvalue()))
+    decoded.load()
+    exact = Image.frombytes("L", decoded.size, decoded.tobytes())
+    tessdata = str(ocr_mount / "models" / "tesseract")
+    with tesserocr.PyTessBaseAPI(path=tessdata, lang="eng") as api:
+        api.SetImage(exact)
+        wanted = api.GetThresholdedImage().tobytes()
+        api.SetImage(engine.as_pixels(decoded))
+        assert api.GetThresholdedImage().tobytes() == wanted
+        api.SetImage(decoded)  # as tesserocr takes it: re-encoded
+        assert api.GetThresholdedImage().tobytes() != wanted
